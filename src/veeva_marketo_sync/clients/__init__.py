@@ -1,1 +1,1 @@
-"""clients."""
+"""Outbound I/O only: the Veeva, Marketo and Kafka clients."""

@@ -1,1 +1,1 @@
-"""consumers."""
+"""Writers to Marketo and Veeva, and the dead-letter queue."""

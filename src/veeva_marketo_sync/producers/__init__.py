@@ -1,1 +1,1 @@
-"""producers."""
+"""Change capture: Veeva changes and Marketo lead edits onto Kafka, with checkpoints."""
