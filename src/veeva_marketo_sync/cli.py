@@ -1,0 +1,139 @@
+"""``vmsync``: the one command line of veeva-marketo-sync.
+
+Every component is a sub-command and one process; ``vmsync run all`` runs them together for
+small installs. Configuration is one YAML file (``--config``) plus ``VMSYNC_*`` environment
+overrides; it is validated at start and a bad key is named, without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import VmsyncError
+from .settings import Settings, load_settings
+
+app = typer.Typer(
+    name="vmsync",
+    help=(
+        "Event-driven sync between Veeva CRM and Adobe Marketo Engage on Apache Kafka.\n\n"
+        "\b\nTypical first run:\n"
+        "  vmsync check --config vmsync.yaml         # both sides reachable, fields there?\n"
+        "  vmsync topics create --config vmsync.yaml # create the Kafka topics once\n"
+        "  vmsync run all --config vmsync.yaml       # snapshot, then sync every 5 minutes"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+topics_app = typer.Typer(
+    help="Create and list the Kafka topics the sync uses.", no_args_is_help=True
+)
+emulate_app = typer.Typer(
+    help="Run the Veeva and Marketo API emulators (for tests and the demo; never in production).",
+    no_args_is_help=True,
+)
+app.add_typer(topics_app, name="topics")
+app.add_typer(emulate_app, name="emulate")
+
+err = Console(stderr=True)
+out = Console()
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML config file; VMSYNC_* environment variables override it "
+        "(nested keys with __, e.g. VMSYNC_KAFKA__BOOTSTRAP_SERVERS).",
+        envvar="VMSYNC_CONFIG",
+        show_default=False,
+    ),
+]
+
+T = TypeVar("T")
+
+
+def _settings(config: Path | None) -> Settings:
+    settings = load_settings(config)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+def guarded(func: Callable[..., T]) -> Callable[..., T]:
+    """Turn project errors into a one-line message and exit code 2, without a traceback."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except VmsyncError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    return wrapper
+
+
+@topics_app.command("create")
+@guarded
+def topics_create(config: ConfigOption = None) -> None:
+    """Create every topic the configured sync needs, idempotently.
+
+    Partitions, replication factor and prefix come from the `kafka` section; cleanup
+    policies are fixed per topic (change events and checkpoints are compacted, commands and
+    edits expire). Running it again creates nothing and changes nothing.
+
+    Example: vmsync topics create --config vmsync.yaml
+    """
+    from .clients.kafka import create_topics
+
+    settings = _settings(config)
+    specs = _topic_specs(settings)
+    created, present = create_topics(settings.kafka, specs)
+    table = Table("topic", "cleanup", "state")
+    for spec in specs:
+        table.add_row(spec.name, str(spec.cleanup), "created" if spec.name in created else "exists")
+    out.print(table)
+    out.print(f"{len(created)} created, {len(present)} already there")
+
+
+@topics_app.command("list")
+@guarded
+def topics_list(config: ConfigOption = None) -> None:
+    """Print the topics the configured sync uses, with their keys and cleanup policies."""
+    settings = _settings(config)
+    table = Table("topic", "key", "value", "cleanup")
+    for spec in _topic_specs(settings):
+        table.add_row(spec.name, spec.key, spec.value, str(spec.cleanup))
+    out.print(table)
+
+
+def _topic_specs(settings: Settings) -> list[Any]:
+    from .topics import Topics
+
+    objects = (*settings.sync.objects, *settings.sync.custom_objects)
+    return Topics(settings.kafka.topic_prefix).specs(objects, _marketo_targets(settings))
+
+
+def _marketo_targets(settings: Settings) -> tuple[str, ...]:
+    del settings
+    return ("leads", "co.veevaCall_c", "co.veevaCallKeyMessage_c", "co.veevaMedicalInquiry_c")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
