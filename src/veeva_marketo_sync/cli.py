@@ -119,6 +119,88 @@ def topics_list(config: ConfigOption = None) -> None:
     out.print(table)
 
 
+StateOption = Annotated[
+    Path, typer.Option("--state", help="Directory for the emulator's SQLite state (kept).")
+]
+HostOption = Annotated[str, typer.Option("--host", help="Interface to bind; keep loopback.")]
+
+
+@emulate_app.command("veeva")
+def emulate_veeva(
+    port: Annotated[int, typer.Option("--port", help="TCP port to serve on.")] = 8443,
+    state: StateOption = Path(".vmsync/emulators/veeva"),
+    host: HostOption = "127.0.0.1",
+    session_lifetime: Annotated[
+        float, typer.Option(help="Seconds a session stays valid before INVALID_SESSION_ID.")
+    ] = 7200.0,
+) -> None:
+    """Serve a Veeva CRM (Salesforce org) emulator over HTTPS until interrupted.
+
+    The certificate is made at start and written to STATE/tls-cert.pem: point
+    `veeva.ca_bundle` at it. Log in at https://HOST:PORT as integration@veeva.example with
+    password `password` and security token `token`. Seed data with `vmsync emulate seed`.
+    """
+    from .emulators.veeva import serve
+
+    serve(host, port, state, tls=True, session_lifetime=session_lifetime)
+
+
+@emulate_app.command("marketo")
+def emulate_marketo(
+    port: Annotated[int, typer.Option("--port", help="TCP port to serve on.")] = 8444,
+    state: StateOption = Path(".vmsync/emulators/marketo"),
+    host: HostOption = "127.0.0.1",
+) -> None:
+    """Serve a Marketo Engage REST emulator over HTTP until interrupted.
+
+    Client id `vmsync-client`, secret `vmsync-secret`. Create the fields and custom objects
+    the mapping needs with `vmsync emulate marketo-setup --url http://HOST:PORT`.
+    """
+    from .emulators.marketo import serve
+
+    serve(host, port, state)
+
+
+@emulate_app.command("marketo-setup")
+@guarded
+def emulate_marketo_setup(
+    url: Annotated[str, typer.Option("--url", help="Base URL of a running Marketo emulator.")],
+    mapping_file: Annotated[
+        Path | None, typer.Option("--mapping", help="Mapping YAML; the packaged default if unset.")
+    ] = None,
+) -> None:
+    """Create the lead fields and custom objects the mapping needs, as a Marketo admin would."""
+    from .emulators.marketo.provision import provision_marketo
+    from .processors.mapping import load_mapping
+
+    created = provision_marketo(url, load_mapping(mapping_file))
+    out.print(f"created {len(created)}: " + (", ".join(created) or "nothing (all there)"))
+
+
+@emulate_app.command("seed")
+def emulate_seed(
+    state: StateOption = Path(".vmsync/emulators/veeva"),
+    person_accounts: Annotated[
+        int, typer.Option("--person-accounts", "-n", min=0, help="Person accounts to generate.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 7,
+) -> None:
+    """Generate realistic, deterministic Veeva data into an emulator's state directory.
+
+    Writes person accounts (mostly Professional_vod), business accounts, users, calls and
+    call key messages over the last 12 months, key messages and medical inquiries. The
+    emulator need not be running. Example: vmsync emulate seed -n 1000000
+    """
+    from .emulators.veeva import seed as seed_state
+
+    report = seed_state(state, person_accounts, seed)
+    table = Table("object", "records")
+    for name, count in report.as_dict().get("counts", {}).items():
+        table.add_row(name, f"{count:,}")
+    out.print(table)
+    out.print(f"seeded in {report.seconds:.1f} s into {state}")
+
+
 def _topic_specs(settings: Settings) -> list[Any]:
     from .topics import Topics
 

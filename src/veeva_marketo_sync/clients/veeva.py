@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -73,8 +74,14 @@ class VeevaClient:
     ) -> None:
         self._settings = settings
         self._http = session or requests.Session()
-        if session is None or settings.ca_bundle is not None:
-            self._http.verify = str(settings.ca_bundle) if settings.ca_bundle else True
+        if settings.ca_bundle is not None:
+            self._http.verify = str(settings.ca_bundle)
+            # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify; a CA
+            # bundle set in our config must win, so take only the proxies from the environment.
+            self._http.trust_env = False
+            self._http.proxies.update(urllib.request.getproxies())
+        elif session is None:
+            self._http.verify = True
         self._http.hooks["response"].append(self._on_response)
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
