@@ -119,6 +119,45 @@ def topics_list(config: ConfigOption = None) -> None:
     out.print(table)
 
 
+MappingOption = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="Mapping YAML; `sync.mapping_file`, else the packaged default."),
+]
+
+
+@app.command("check")
+@guarded
+def check(config: ConfigOption = None, mapping_file: MappingOption = None) -> None:
+    """Preflight: log in to both sides and check every field the mapping needs.
+
+    Verifies that every mapped Veeva field is visible to the integration user (and editable
+    where it syncs both ways), and that every Marketo lead field, custom object and dedupe
+    field the mapping writes exists with a compatible type. Prints one table of what is
+    missing and how to fix it; exits 1 when anything is. Every `vmsync run` does this first.
+    """
+    from .preflight import preflight
+
+    settings = _settings(config)
+    problems = preflight(settings, _mapping(settings, mapping_file))
+    if not problems:
+        out.print("[green]ok[/]: both sides reachable; every mapped field is there")
+        return
+    table = Table("where", "problem", "how to fix", title=f"{len(problems)} problem(s)")
+    for problem in problems:
+        table.add_row(problem.where, problem.what, problem.fix)
+    out.print(table)
+    raise typer.Exit(1)
+
+
+def _mapping(settings: Settings, override: Path | None) -> Any:
+    from .processors.mapping import MappingError, load_mapping
+
+    try:
+        return load_mapping(override or settings.sync.mapping_file)
+    except MappingError as exc:
+        raise VmsyncError(str(exc)) from None
+
+
 StateOption = Annotated[
     Path, typer.Option("--state", help="Directory for the emulator's SQLite state (kept).")
 ]
