@@ -40,6 +40,11 @@ emulate_app = typer.Typer(
     help="Run the Veeva and Marketo API emulators (for tests and the demo; never in production).",
     no_args_is_help=True,
 )
+run_app = typer.Typer(
+    help="Run the sync: one component per process, or all of them together.",
+    no_args_is_help=True,
+)
+app.add_typer(run_app, name="run")
 app.add_typer(topics_app, name="topics")
 app.add_typer(emulate_app, name="emulate")
 
@@ -66,6 +71,11 @@ def _settings(config: Path | None) -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Client libraries log every connection at INFO; keep their warnings, drop the chatter.
+    for noisy in ("kafka", "aiokafka", "httpx", "faust", "mode", "urllib3"):
+        logging.getLogger(noisy).setLevel(
+            max(logging.WARNING, logging.getLevelName(settings.log_level))
+        )
     return settings
 
 
@@ -158,6 +168,57 @@ def _mapping(settings: Settings, override: Path | None) -> Any:
         raise VmsyncError(str(exc)) from None
 
 
+SkipCheck = Annotated[
+    bool, typer.Option("--skip-check", help="Do not run the preflight check first.")
+]
+
+
+@run_app.command("veeva-producer")
+@guarded
+def run_veeva_producer(
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle, then exit.")] = False,
+    skip_check: SkipCheck = False,
+) -> None:
+    """Capture Veeva changes onto the veeva.<Object> topics.
+
+    The first cycle per object is a snapshot of everything the integration user can see,
+    streamed page by page with progress and ETA, and resumed from its checkpoint after a crash
+    or stop. Later cycles publish what changed since the (SystemModstamp, Id) watermark, then
+    pause sync.poll_interval_seconds. SIGTERM finishes the current page and exits.
+    """
+    from .components import ensure_ready
+    from .components import run_veeva_producer as run
+
+    settings = _settings(config)
+    mapping = _mapping(settings, None)
+    if not skip_check:
+        ensure_ready(settings, mapping, err)
+    run(settings, mapping, once=once)
+
+
+@run_app.command("all")
+@guarded
+def run_all(
+    config: ConfigOption = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Stop when the producer has run one cycle.")
+    ] = False,
+    skip_check: SkipCheck = False,
+) -> None:
+    """Run every component, each in its own process, for small installs.
+
+    Starts the writers, the processor, the Marketo edit capture and the Veeva producer; SIGTERM
+    stops them all gracefully. If one exits with an error, the others are stopped too.
+    """
+    from .components import COMPONENTS, ensure_ready, supervise
+
+    settings = _settings(config)
+    if not skip_check:
+        ensure_ready(settings, _mapping(settings, None), err)
+    raise typer.Exit(supervise(config, COMPONENTS, once=once))
+
+
 StateOption = Annotated[
     Path, typer.Option("--state", help="Directory for the emulator's SQLite state (kept).")
 ]
@@ -241,15 +302,13 @@ def emulate_seed(
 
 
 def _topic_specs(settings: Settings) -> list[Any]:
+    from .processors.marketo_requirements import required_custom_objects
     from .topics import Topics
 
+    mapping = _mapping(settings, None)
     objects = (*settings.sync.objects, *settings.sync.custom_objects)
-    return Topics(settings.kafka.topic_prefix).specs(objects, _marketo_targets(settings))
-
-
-def _marketo_targets(settings: Settings) -> tuple[str, ...]:
-    del settings
-    return ("leads", "co.veevaCall_c", "co.veevaCallKeyMessage_c", "co.veevaMedicalInquiry_c")
+    targets = ("leads", *(f"co.{obj.name}" for obj in required_custom_objects(mapping)))
+    return Topics(settings.kafka.topic_prefix).specs(objects, targets)
 
 
 def main() -> None:
