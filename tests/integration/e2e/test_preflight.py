@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from harness import VMSYNC, running_emulators, write_config
+from devstack import VMSYNC, running_emulators, write_config
 
 pytestmark = pytest.mark.integration
 

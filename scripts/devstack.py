@@ -1,5 +1,9 @@
-"""End-to-end harness: both emulators as real processes (started through the CLI), a config
-file pointing the product at them and at the real Kafka broker, and admin helpers."""
+"""A local stack for the demo, the end-to-end tests and the benchmarks.
+
+Both emulators as real processes started through the CLI, a config pointing the product at them
+and at a Kafka broker, and admin helpers. Nothing here is product code: the product only sees
+the URLs in the config.
+"""
 
 from __future__ import annotations
 
