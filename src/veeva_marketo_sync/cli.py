@@ -46,6 +46,11 @@ run_app = typer.Typer(
 )
 app.add_typer(run_app, name="run")
 app.add_typer(topics_app, name="topics")
+dlq_app = typer.Typer(
+    help="List dead letters (records the far side refused, with the reason) and re-drive them.",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
 app.add_typer(emulate_app, name="emulate")
 
 err = Console(stderr=True)
@@ -197,6 +202,26 @@ def run_veeva_producer(
     run(settings, mapping, once=once)
 
 
+@run_app.command("marketo-writer")
+@guarded
+def run_marketo_writer(config: ConfigOption = None, skip_check: SkipCheck = False) -> None:
+    """Write the marketo.<target> upsert commands to Marketo.
+
+    Batches up to 300 records per call, merges repeated updates of one record, spends the
+    rate budget (100 calls / 20 s, 10 concurrent, the daily quota minus the reserve), sends
+    rejected records to vmsync.dlq with the reason, and commits offsets only after every
+    record of a batch has an outcome. SIGTERM stops without committing an unfinished batch.
+    """
+    from .components import ensure_ready
+    from .components import run_marketo_writer as run
+
+    settings = _settings(config)
+    mapping = _mapping(settings, None)
+    if not skip_check:
+        ensure_ready(settings, mapping, err)
+    run(settings, mapping)
+
+
 @run_app.command("all")
 @guarded
 def run_all(
@@ -217,6 +242,83 @@ def run_all(
     if not skip_check:
         ensure_ready(settings, _mapping(settings, None), err)
     raise typer.Exit(supervise(config, COMPONENTS, once=once))
+
+
+TopicFilter = Annotated[
+    str | None, typer.Option("--topic", help="Only letters from this original topic.")
+]
+StageFilter = Annotated[
+    str | None, typer.Option("--stage", help="Only letters failed at this stage (e.g. write).")
+]
+
+
+def _dead_letters(settings: Settings, topic: str | None, stage: str | None) -> list[Any]:
+    import asyncio
+
+    from .consumers.dead_letters import list_dead_letters
+    from .topics import Topics
+
+    def wanted(letter: Any) -> bool:
+        return (topic is None or letter.topic == topic) and (stage is None or letter.stage == stage)
+
+    dlq_topic = Topics(settings.kafka.topic_prefix).dlq
+    return asyncio.run(list_dead_letters(settings.kafka, dlq_topic, where=wanted))
+
+
+@dlq_app.command("list")
+@guarded
+def dlq_list(
+    config: ConfigOption = None, topic: TopicFilter = None, stage: StageFilter = None
+) -> None:
+    """List dead letters, oldest first: where each came from, when, and why it failed.
+
+    Example: vmsync dlq list --config vmsync.yaml --topic marketo.leads
+    """
+    settings = _settings(config)
+    letters = _dead_letters(settings, topic, stage)
+    table = Table("dlq offset", "failed at", "original", "key", "stage", "error", "reason")
+    for letter in letters:
+        table.add_row(
+            f"{letter.dlq_partition}/{letter.dlq_offset}",
+            letter.failed_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{letter.topic}/{letter.partition}/{letter.offset}",
+            (letter.key or b"").decode(errors="replace"),
+            letter.stage,
+            letter.error_class,
+            letter.message,
+        )
+    out.print(table)
+    out.print(f"{len(letters)} dead letter(s)")
+
+
+@dlq_app.command("redrive")
+@guarded
+def dlq_redrive(
+    config: ConfigOption = None,
+    topic: TopicFilter = None,
+    stage: StageFilter = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do it without asking.")] = False,
+) -> None:
+    """Send dead letters back to their original topics, to be processed again.
+
+    Fix the cause first (a missing Marketo field, a Veeva validation rule). Re-driving twice
+    is harmless: writes are idempotent upserts keyed by the Veeva Id.
+    """
+    import asyncio
+
+    from .consumers.dead_letters import redrive
+    from .topics import Topics
+
+    settings = _settings(config)
+    letters = _dead_letters(settings, topic, stage)
+    if not letters:
+        out.print("no dead letters match")
+        return
+    if not yes and not typer.confirm(f"re-drive {len(letters)} dead letter(s)?"):
+        raise typer.Exit(1)
+    dlq_topic = Topics(settings.kafka.topic_prefix).dlq
+    sent = asyncio.run(redrive(settings.kafka, letters, dlq_topic=dlq_topic))
+    out.print(f"re-drove {sent} record(s) to their original topics")
 
 
 StateOption = Annotated[

@@ -6,6 +6,7 @@ component as a child process and stops them together.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import subprocess
@@ -19,13 +20,20 @@ from types import FrameType
 from rich.console import Console
 from rich.table import Table
 
+from .clients.marketo import MarketoClient
 from .clients.veeva import VeevaClient
+from .consumers.marketo_writer import MarketoWriter, WriterConfig
 from .errors import ConfigError
 from .preflight import preflight
 from .processors.mapping import Mapping
+from .processors.marketo_requirements import required_custom_objects
 from .producers.progress import default_progress
 from .producers.veeva_capture import VeevaCapture
+from .schemas.codec import AvroCodec
+from .schemas.registry import SchemaRegistryClient
+from .schemas.store import SchemaStore
 from .settings import Settings
+from .topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +88,45 @@ def run_veeva_producer(settings: Settings, mapping: Mapping, *, once: bool) -> N
         capture.close()
     for name, stats in capture.stats.items():
         log.info("%s: %s", name, stats)
+
+
+def make_codec(settings: Settings) -> AvroCodec:
+    """The codec every component uses: registry framing when one is configured."""
+    kafka = settings.kafka
+    registry = (
+        SchemaRegistryClient(str(kafka.schema_registry_url)) if kafka.schema_registry_url else None
+    )
+    return AvroCodec(SchemaStore(kafka.schema_store_dir), registry)
+
+
+def group_id(settings: Settings, component: str) -> str:
+    """Consumer group of a component, prefixed so several orgs can share a cluster."""
+    prefix = settings.kafka.topic_prefix
+    return f"{prefix}.vmsync-{component}" if prefix else f"vmsync-{component}"
+
+
+def run_marketo_writer(settings: Settings, mapping: Mapping) -> None:
+    """Write upsert commands to Marketo until SIGTERM/SIGINT, then finish or drop the round."""
+    targets = ("leads", *(f"co.{obj.name}" for obj in required_custom_objects(mapping)))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with MarketoClient(settings.marketo) as api:
+            writer = MarketoWriter(
+                settings.kafka,
+                api,
+                make_codec(settings),
+                targets=targets,
+                topics=Topics(settings.kafka.topic_prefix),
+                config=WriterConfig(group_id=group_id(settings, "marketo-writer")),
+            )
+            await writer.run(stop)
+            log.info("marketo writer stopped: %s", writer.status())
+
+    asyncio.run(main())
 
 
 def supervise(config: Path | None, components: Sequence[str], *, once: bool = False) -> int:
