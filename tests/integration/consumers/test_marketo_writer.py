@@ -7,7 +7,7 @@ import math
 from dataclasses import replace
 
 import pytest
-from marketo_fake import FakeMarketo
+from writer_marketo_fake import FakeMarketo
 from writer_harness import FAST, Deployment, eventually, start, upsert
 
 from veeva_marketo_sync.consumers.dead_letters import (
