@@ -224,3 +224,32 @@ def running_emulators(root: Path, person_accounts: int, **start: Any) -> Iterato
         yield emulators.start(**start)
     finally:
         emulators.stop()
+
+
+def professional_accounts(emulators: Emulators) -> dict[str, dict[str, Any]]:
+    """Every live Professional_vod person account in the Veeva emulator, by Id."""
+    with emulators.veeva() as veeva:
+        professional = veeva.get("/__admin/info").json()["record_types"]["Professional_vod"]
+        found: dict[str, dict[str, Any]] = {}
+        offset = 0
+        while True:
+            page = veeva.get(
+                "/__admin/records/Account", params={"limit": 5000, "offset": offset}
+            ).json()["records"]
+            for row in page:
+                if (
+                    row.get("IsPersonAccount") in (True, 1)
+                    and row.get("RecordTypeId") == professional
+                    and row.get("IsDeleted") in (False, 0, None)
+                ):
+                    found[row["Id"]] = row
+            if len(page) < 5000:
+                return found
+            offset += len(page)
+
+
+def marketo_leads(emulators: Emulators, lookup_field: str = "veevaAccountId") -> dict[str, Any]:
+    """Every lead in the Marketo emulator that carries a Veeva Id, keyed by it."""
+    with emulators.marketo() as marketo:
+        leads = marketo.get("/__admin/leads", params={"limit": 10_000_000}).json()
+    return {lead[lookup_field]: lead for lead in leads if lead.get(lookup_field)}
