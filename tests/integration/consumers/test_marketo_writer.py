@@ -7,8 +7,8 @@ import math
 from dataclasses import replace
 
 import pytest
-from writer_marketo_fake import FakeMarketo
 from writer_harness import FAST, Deployment, eventually, start, upsert
+from writer_marketo_fake import FakeMarketo
 
 from veeva_marketo_sync.consumers.dead_letters import (
     H_CLASS,
