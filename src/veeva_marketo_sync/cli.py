@@ -222,6 +222,51 @@ def run_marketo_writer(config: ConfigOption = None, skip_check: SkipCheck = Fals
     run(settings, mapping)
 
 
+@run_app.command("marketo-edits")
+@guarded
+def run_marketo_edits(
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle, then exit.")] = False,
+    skip_check: SkipCheck = False,
+) -> None:
+    """Capture edits made in Marketo to the both-way contact fields onto marketo.lead-edits.
+
+    Reads Marketo's lead-changes feed (Change Data Value activities) from a checkpointed
+    paging token, keeps only leads linked to a Veeva person account, and publishes one edit
+    event per field, keyed by the Veeva Account Id. The conflict rules in the processor decide
+    what reaches Veeva.
+    """
+    from .components import ensure_ready
+    from .producers.marketo_edits import run_marketo_edits as run
+
+    settings = _settings(config)
+    mapping = _mapping(settings, None)
+    if not skip_check:
+        ensure_ready(settings, mapping, err)
+    run(settings, mapping, once=once)
+
+
+@run_app.command("veeva-writer")
+@guarded
+def run_veeva_writer(config: ConfigOption = None, skip_check: SkipCheck = False) -> None:
+    """Apply accepted contact-field edits to Veeva Person Accounts (the reverse topic).
+
+    Only the contact fields of Person Accounts are ever written; anything else is refused into
+    vmsync.dlq, as are values that fail the field's describe (type, length, email form,
+    picklist) and records Veeva rejects (validation rules), each with the reason. Writes use
+    sObject Collections (200 per call, allOrNone=false); offsets are committed after every
+    record of a batch has an outcome.
+    """
+    from .components import ensure_ready
+    from .consumers.veeva_writer import run_veeva_writer as run
+
+    settings = _settings(config)
+    mapping = _mapping(settings, None)
+    if not skip_check:
+        ensure_ready(settings, mapping, err)
+    run(settings, mapping)
+
+
 @run_app.command("all")
 @guarded
 def run_all(

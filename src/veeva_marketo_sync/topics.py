@@ -100,7 +100,7 @@ class Topics:
             for t in marketo_targets
         ]
         specs += [
-            TopicSpec(self.lead_edits, "Marketo lead id", "edit event", Cleanup.DELETE, _WEEK_MS),
+            TopicSpec(self.lead_edits, "Veeva Account Id", "edit event", Cleanup.DELETE, _WEEK_MS),
             TopicSpec(
                 self.contact_edits, "Veeva Account Id", "accepted edit", Cleanup.DELETE, _WEEK_MS
             ),
