@@ -41,6 +41,9 @@ class OpKind(StrEnum):
     """What a command asks Marketo to do with one record."""
 
     UPSERT = "upsert"
+    """Create or update (Marketo ``createOrUpdate``)."""
+    UPDATE = "update"
+    """Update only, never create (``updateOnly``): owner refreshes, delete flags, corrections."""
     DELETE = "delete"
 
 
@@ -103,7 +106,7 @@ class Op:
     @classmethod
     def of(cls, command: Command) -> Op:
         """The operation of a single command."""
-        fields = command.fields if command.kind is OpKind.UPSERT else {}
+        fields = command.fields if command.kind is not OpKind.DELETE else {}
         return cls(
             command.target,
             command.kind,
@@ -146,7 +149,9 @@ def merge(op: Op, command: Command) -> Op | None:
     if op.kind is OpKind.DELETE or command.lookup_field != op.lookup_field:
         return None
     fields = {**op.fields, **command.fields}
-    return Op(op.target, OpKind.UPSERT, op.key, op.lookup_field, fields, sources)
+    # An update folded into a create-or-update still creates; two updates stay an update.
+    kind = OpKind.UPDATE if OpKind.UPSERT not in (op.kind, command.kind) else OpKind.UPSERT
+    return Op(op.target, kind, op.key, op.lookup_field, fields, sources)
 
 
 class _Open:
@@ -219,5 +224,5 @@ def plan_calls(batch: Batch) -> list[Call]:
     groups: dict[tuple[OpKind, str], list[Op]] = {}
     for op in batch.ops:
         groups.setdefault((op.kind, op.lookup_field), []).append(op)
-    order = sorted(groups, key=lambda group: group[0] is OpKind.DELETE)
+    order = sorted(groups, key=lambda group: (group[0] is OpKind.DELETE, group[0].value))
     return [Call(batch.target, kind, lookup, tuple(groups[kind, lookup])) for kind, lookup in order]

@@ -77,6 +77,6 @@ def command_from_record(source: SourceRef, data: Mapping[str, Any]) -> Command:
         except ValueError:
             msg = f"unknown target_kind {raw_kind!r}"
             raise CommandError(msg) from None
-        kind = OpKind.UPSERT
+        kind = OpKind.UPDATE if data.get("action") == "updateOnly" else OpKind.UPSERT
     fields = dict(data.get("fields") or {})
     return Command(target, kind, veeva_id, lookup_field, fields, source)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..clients.ports import MarketoApi, WriteResult
+from ..clients.ports import MarketoAction, MarketoApi, WriteResult
 from .batching import Call, Op, OpKind, TargetKind
 from .outcomes import CallOutcome, Written, classify
 
@@ -28,11 +28,16 @@ class MarketoCalls:
 
     async def execute(self, call: Call) -> CallOutcome:
         """Make the API call(s) of ``call`` and sort the answers per record."""
-        if call.kind is OpKind.UPSERT:
+        if call.kind is not OpKind.DELETE:
             records = [op.record() for op in call.ops]
             self.calls += 1
             if call.target.kind is TargetKind.LEAD:
-                results = await self._api.sync_leads(records, lookup_field=call.lookup_field)
+                action: MarketoAction = (
+                    "updateOnly" if call.kind is OpKind.UPDATE else "createOrUpdate"
+                )
+                results = await self._api.sync_leads(
+                    records, lookup_field=call.lookup_field, action=action
+                )
             else:
                 results = await self._api.sync_custom_objects(call.target.name, records)
             return classify(call.ops, results)

@@ -65,7 +65,8 @@ def classify(ops: Sequence[Op], results: Sequence[WriteResult]) -> CallOutcome:
     retry: list[Op] = []
     for op, result in zip(ops, results, strict=True):
         code = result.error_code
-        gone = op.kind is OpKind.DELETE and code in ALREADY_GONE
+        # Deleting, or updating only, a record that is not there leaves nothing to do.
+        gone = op.kind in (OpKind.DELETE, OpKind.UPDATE) and code in ALREADY_GONE
         if result.ok or code in ALREADY_DONE or gone:
             written.append(Written(op, result.remote_id, result.status))
         elif result.retriable:
