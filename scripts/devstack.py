@@ -253,3 +253,72 @@ def marketo_leads(emulators: Emulators, lookup_field: str = "veevaAccountId") ->
     with emulators.marketo() as marketo:
         leads = marketo.get("/__admin/leads", params={"limit": 10_000_000}).json()
     return {lead[lookup_field]: lead for lead in leads if lead.get(lookup_field)}
+
+
+def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
+    """The end offset of every partition of ``topics``."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        return {
+            (tp.topic, tp.partition): int(o) for tp, o in consumer.end_offsets(partitions).items()
+        }
+    finally:
+        consumer.close()
+
+
+def group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
+    """Whether consumer group ``group`` has committed up to the end of every partition."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_consumer_group_offsets(group)
+    finally:
+        admin.close()
+    done = {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
+    return all(done.get(tp, 0) >= end for tp, end in end_offsets(bootstrap, topics).items())
+
+
+def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """Every record on ``topic`` now, from the beginning (no group)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    ends = end_offsets(bootstrap, [topic])
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    records: list[Any] = []
+    try:
+        partitions = [TopicPartition(t, p) for (t, p) in ends]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[(tp.topic, tp.partition)] for tp in partitions):
+            if time.monotonic() > deadline:
+                msg = f"could not read {topic} to its end"
+                raise AssertionError(msg)
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+    finally:
+        consumer.close()
+    return records
+
+
+def start_component(name: str, config: Path, log_dir: Path, *extra: str) -> Process:
+    """Start ``vmsync run <name>`` as a child process (no preflight), logging to a file."""
+    return Process(
+        [VMSYNC, "run", name, "--config", str(config), "--skip-check", *extra],
+        log_dir / f"{name}.log",
+    ).start()
+
+
+def create_topics(config: Path) -> None:
+    """``vmsync topics create`` for ``config``."""
+    subprocess.run(
+        [VMSYNC, "topics", "create", "--config", str(config)], check=True, capture_output=True
+    )
