@@ -14,6 +14,7 @@ CONTACT_EDIT: Final = "contact_edit"
 DEAD_LETTER: Final = "dead_letter"
 CHECKPOINT: Final = "checkpoint"
 MARKETO_UPSERT: Final = "marketo_upsert"
+DECISION: Final = "decision"
 
 CONTRACT_NAMES: Final = (
     CHANGE_EVENT,
@@ -22,6 +23,7 @@ CONTRACT_NAMES: Final = (
     DEAD_LETTER,
     CHECKPOINT,
     MARKETO_UPSERT,
+    DECISION,
 )
 
 

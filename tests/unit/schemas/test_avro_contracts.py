@@ -9,6 +9,7 @@ import fastavro
 import pytest
 
 from veeva_marketo_sync.schemas.codec import AvroCodec
+from veeva_marketo_sync.schemas.compatibility import backward_problems
 from veeva_marketo_sync.schemas.contracts import (
     CONTRACT_NAMES,
     envelope_schema,
@@ -72,6 +73,24 @@ SAMPLES: dict[str, dict[str, Any]] = {
             "x": None,
         },
         "source_event_ids": ["veeva.Account/1/5"],
+        "action": "updateOnly",
+    },
+    "decision": {
+        "account_id": "001000000000001AAA",
+        "decided_at": AT,
+        "decisions": [
+            {
+                "veeva_field": "PersonEmail",
+                "marketo_field": "email",
+                "trigger": "marketo",
+                "outcome": "apply_to_other_side",
+                "winner": "marketo",
+                "value": "b@example.com",
+                "written_to": ["veeva"],
+                "reason": "PersonEmail: marketo changed it; written to veeva",
+            }
+        ],
+        "source_event_ids": ["marketo.lead-edits/0/17"],
     },
 }
 
@@ -137,3 +156,15 @@ def test_a_delete_event_has_no_after() -> None:
 def test_envelope_refuses_a_payload_that_is_not_a_record() -> None:
     with pytest.raises(ValueError, match="named Avro record"):
         envelope_schema({"type": "map", "values": "string"})
+
+
+def test_the_action_of_upsert_commands_is_a_backward_compatible_addition() -> None:
+    old = load_contract("marketo_upsert")
+    old["fields"] = [f for f in old["fields"] if f["name"] != "action"]
+    old_record = {k: v for k, v in SAMPLES["marketo_upsert"].items() if k != "action"}
+    codec = AvroCodec()
+
+    decoded = codec.decode(codec.encode("t", old, old_record), load_contract("marketo_upsert"))
+
+    assert decoded["action"] == "createOrUpdate"
+    assert backward_problems(load_contract("marketo_upsert"), old) == []

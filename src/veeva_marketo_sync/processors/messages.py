@@ -1,0 +1,113 @@
+"""Kafka records in and out of the processors, and dead letters (pure).
+
+A dead letter keeps the original key and value bytes and says where it came from and why in
+Kafka Connect-style headers, the same layout the writers use, so one tool lists and re-drives
+both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+HEADER_PREFIX: Final = "__connect.errors."
+H_TOPIC: Final = HEADER_PREFIX + "topic"
+H_PARTITION: Final = HEADER_PREFIX + "partition"
+H_OFFSET: Final = HEADER_PREFIX + "offset"
+H_STAGE: Final = HEADER_PREFIX + "stage"
+H_CLASS: Final = HEADER_PREFIX + "exception.class.name"
+H_MESSAGE: Final = HEADER_PREFIX + "exception.message"
+H_CONNECTOR: Final = HEADER_PREFIX + "connector.name"
+H_FAILED_AT: Final = "__vmsync.errors.failed_at"
+CONNECTOR: Final = "vmsync-processor"
+MAX_MESSAGE_CHARS: Final = 2000
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+class Stage:
+    """Where in the processor an event failed (the ``stage`` header)."""
+
+    DECODE: Final = "decode"
+    MAP: Final = "map"
+    TRUST: Final = "trust"
+    ENCODE: Final = "encode"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One consumed Kafka record, as the pure handlers see it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+    @property
+    def ref(self) -> str:
+        """``topic/partition/offset``: where the event is, for ``source_event_ids``."""
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+    @property
+    def is_tombstone(self) -> bool:
+        """True for a null value (a compaction tombstone after a delete)."""
+        return not self.value
+
+    def key_text(self) -> str | None:
+        """The key as text (Veeva Ids are ASCII), or ``None`` if absent or not UTF-8."""
+        if not self.key:
+            return None
+        try:
+            return self.key.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One record to produce."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+
+def dead_letter(
+    incoming: Incoming,
+    dlq_topic: str,
+    *,
+    stage: str,
+    error_class: str,
+    message: str,
+    failed_at: datetime,
+) -> Outgoing:
+    """The dead letter of an event: its original bytes plus Connect-style context headers.
+
+    Args:
+        incoming: The event that failed.
+        dlq_topic: The dead-letter topic (``Topics.dlq``).
+        stage: Where it failed (:class:`Stage`).
+        error_class: The error's class name.
+        message: Why, for the operator.
+        failed_at: When.
+
+    Returns:
+        The record to produce to ``dlq_topic``.
+    """
+    millis = int(failed_at.timestamp() * 1000)
+    context = (
+        (H_TOPIC, incoming.topic),
+        (H_PARTITION, str(incoming.partition)),
+        (H_OFFSET, str(incoming.offset)),
+        (H_STAGE, stage),
+        (H_CLASS, error_class),
+        (H_MESSAGE, message[:MAX_MESSAGE_CHARS]),
+        (H_CONNECTOR, CONNECTOR),
+        (H_FAILED_AT, str(millis)),
+    )
+    headers = (*incoming.headers, *((name, text.encode("utf-8")) for name, text in context))
+    return Outgoing(dlq_topic, incoming.key, incoming.value, headers)
