@@ -279,10 +279,12 @@ def group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        committed = admin.list_consumer_group_offsets(group)
+        committed = admin.list_group_offsets({group: None}).get(group, {})
     finally:
         admin.close()
-    done = {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
+    done = {
+        (tp.topic, tp.partition): getattr(meta, "offset", meta) for tp, meta in committed.items()
+    }
     return all(done.get(tp, 0) >= end for tp, end in end_offsets(bootstrap, topics).items())
 
 

@@ -202,6 +202,26 @@ def run_veeva_producer(
     run(settings, mapping, once=once)
 
 
+@run_app.command("processor")
+@guarded
+def run_processor(config: ConfigOption = None, skip_check: SkipCheck = False) -> None:
+    """Run the stream processors (faust): mapping and the conflict rules.
+
+    Turns veeva.<Object> change events into Marketo upsert commands (only when a mapped field
+    changed), fills owner fields from Users, applies the delete policy, and decides every
+    both-way contact-field edit by its field's policy, dropping echoes and holding edits from
+    untrusted sources. State lives in tables backed by changelog topics.
+    """
+    from .components import ensure_ready
+    from .processors.runner import run_processor as run
+
+    settings = _settings(config)
+    mapping = _mapping(settings, None)
+    if not skip_check:
+        ensure_ready(settings, mapping, err)
+    run(settings, mapping)
+
+
 @run_app.command("marketo-writer")
 @guarded
 def run_marketo_writer(config: ConfigOption = None, skip_check: SkipCheck = False) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,15 @@ class Sync:
             self.topic(f"veeva.{o}")
             for o in ("Account", "User", "Call2_vod__c", "Call2_Key_Message_vod__c")
         ]
-        marketo_topics = [self.topic("marketo.leads"), self.topic("marketo.co.veevaCall_c")]
+        marketo_topics = [
+            self.topic(f"marketo.{t}")
+            for t in (
+                "leads",
+                "co.veevaCall_c",
+                "co.veevaCallKeyMessage_c",
+                "co.veevaMedicalInquiry_c",
+            )
+        ]
         return group_caught_up(
             self.bootstrap, f"{self.prefix}.vmsync-processor", veeva_topics
         ) and group_caught_up(
@@ -65,6 +74,13 @@ class Sync:
 
     def logs(self) -> str:
         return "\n".join(f"--- {n}\n{p.tail()}" for n, p in self.processes.items())
+
+    def wait(self, condition: Any, *, timeout: float, what: str) -> Any:
+        """``wait_until`` that shows the components' logs when it times out."""
+        try:
+            return wait_until(condition, timeout=timeout, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
 
 
 @pytest.fixture
@@ -89,15 +105,16 @@ def test_snapshot_converges_and_changes_follow(sync: Sync) -> None:
     assert len(expected) > 50
 
     def converged() -> bool:
-        return set(marketo_leads(sync.emulators)) >= set(expected)
+        return set(marketo_leads(sync.emulators)) >= set(expected) and sync.quiet()
 
-    wait_until(converged, timeout=180, what=f"every person account in Marketo\n{sync.logs()}")
+    sync.wait(converged, timeout=180, what="every person account in Marketo")
     leads = marketo_leads(sync.emulators)
 
     # Only Professional person accounts become leads: no business account, Lead or Contact.
     assert set(leads) == set(expected)
     with sync.emulators.veeva() as veeva:
         users = {u["Id"]: u for u in veeva.get("/__admin/records/User").json()["records"]}
+        calls = veeva.get("/__admin/records/Call2_vod__c", params={"limit": 100_000}).json()
     for account_id, account in expected.items():
         lead = leads[account_id]
         assert lead["email"] == (account["PersonEmail"] or "").strip().lower() or None
@@ -105,11 +122,24 @@ def test_snapshot_converges_and_changes_follow(sync: Sync) -> None:
         assert lead["lastName"] == account["LastName"]
         assert lead["veevaNPI"] == account["NPI_vod__c"]
         assert lead["veevaOwnerId"] == account["OwnerId"]
-        assert lead["veevaOwnerName"] == users[account["OwnerId"]]["Name"]
+        assert lead["veevaOwnerName"] == users[account["OwnerId"]]["Name"], account_id
 
-    # Calls, key messages and medical inquiries are custom objects linked to their person.
+    # Calls of the last 6 months, key messages and medical inquiries are custom objects
+    # linked to their person.
+    window = datetime.now(UTC) - timedelta(days=183)
+    expected_calls = {
+        c["Id"]
+        for c in calls["records"]
+        if c["Account_vod__c"] in expected
+        and not c["IsDeleted"]
+        and datetime.fromisoformat(c["CreatedDate"].replace("+0000", "+00:00")) >= window
+    }
     with sync.emulators.marketo() as marketo:
-        for name in ("veevaCall_c", "veevaCallKeyMessage_c", "veevaMedicalInquiry_c"):
+        synced = marketo.get("/__admin/custom-objects/veevaCall_c/records").json()
+        assert {r["veevaCallId"] for r in synced} == expected_calls
+        for record in synced:
+            assert leads[record["veevaAccountId"]]
+        for name in ("veevaCallKeyMessage_c", "veevaMedicalInquiry_c"):
             records = marketo.get(f"/__admin/custom-objects/{name}/records").json()
             assert records, f"no {name} records"
             assert {r["veevaAccountId"] for r in records} <= set(expected), name
@@ -143,16 +173,16 @@ def test_snapshot_converges_and_changes_follow(sync: Sync) -> None:
             and leads[deleted].get("veevaIsDeleted") is True
         )
 
-    wait_until(changes_arrived, timeout=120, what=f"the changes in Marketo\n{sync.logs()}")
+    sync.wait(changes_arrived, timeout=120, what="the changes in Marketo")
 
 
 def test_an_unmapped_field_edit_costs_no_marketo_call(sync: Sync) -> None:
     sync.start(*PIPELINE)
     expected = professional_accounts(sync.emulators)
-    wait_until(
+    sync.wait(
         lambda: set(marketo_leads(sync.emulators)) >= set(expected) and sync.quiet(),
         timeout=180,
-        what=f"the snapshot to be written\n{sync.logs()}",
+        what="the snapshot to be written",
     )
     account_id = sorted(expected)[2]
     with sync.emulators.marketo() as marketo:
@@ -170,8 +200,8 @@ def test_an_unmapped_field_edit_costs_no_marketo_call(sync: Sync) -> None:
         return sum(r.key == account_id.encode() for r in records) >= 2
 
     # The producer saw the edit (a new event for the record), and everything downstream is done.
-    wait_until(republished, timeout=60, what=f"the edit of {account_id} ({modstamp}) on Kafka")
-    wait_until(sync.quiet, timeout=60, what="the processor and writer to catch up")
+    sync.wait(republished, timeout=60, what=f"the edit of {account_id} ({modstamp}) on Kafka")
+    sync.wait(sync.quiet, timeout=60, what="the processor and writer to catch up")
     with sync.emulators.marketo() as marketo:
         counters = marketo.get("/__admin/counters").json()
     writes = {k: v for k, v in counters.get("calls", {}).items() if k.startswith("POST")}
