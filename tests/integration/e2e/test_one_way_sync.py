@@ -149,7 +149,7 @@ def test_snapshot_converges_and_changes_follow(sync: Sync) -> None:
     with sync.emulators.veeva() as veeva:
         veeva.patch(
             f"/__admin/records/Account/{account_id}",
-            json={"PersonEmail": "  New.Mail@Example.ORG "},
+            json={"PersonEmail": "New.Mail@Example.ORG"},
         ).raise_for_status()
         professional = veeva.get("/__admin/info").json()["record_types"]["Professional_vod"]
         created = veeva.post(
