@@ -37,7 +37,17 @@ from ..errors import Action, RecordRejectedError, TransientError, VmsyncError
 from ..schemas.codec import AvroCodec
 from ..settings import KafkaSettings
 from ..topics import Topics
-from .batching import MAX_BATCH, Call, Command, Op, OpKind, SourceRef, plan_batches, plan_calls
+from .batching import (
+    MAX_BATCH,
+    Call,
+    Command,
+    Op,
+    OpKind,
+    SourceRef,
+    TargetKind,
+    plan_batches,
+    plan_calls,
+)
 from .commands import CommandDecoder, CommandError
 from .dead_letters import DeadLetter, DeadLetterWriter, DlqPolicy, Stage
 from .idmap import IdMap, load_id_map
@@ -167,6 +177,7 @@ class MarketoWriter:
         self._decoder = CommandDecoder(codec)
         self._topics = topics or Topics(kafka.topic_prefix)
         self._sources = [self._topics.marketo(target) for target in targets]
+        self._leads_topic = self._topics.marketo("leads")
         self._config = config or WriterConfig()
         self._policy = dlq_policy or DlqPolicy()
         self._clock = clock
@@ -239,8 +250,32 @@ class MarketoWriter:
             await consumer.stop()
             await producer.stop()
 
+    async def _leads_first(self, consumer: AIOKafkaConsumer) -> None:
+        """Hold custom-object commands back while lead commands are waiting.
+
+        A custom object record links to its person's lead, and Marketo refuses it (1004) when
+        the lead does not exist yet. The processor emits a person's lead command before the
+        commands of its calls, so writing every waiting lead first keeps links valid.
+        """
+        assignment = consumer.assignment()
+        if consumer.paused() - {tp for tp in assignment if tp.topic != self._leads_topic}:
+            return  # a quota pause holds everything; it resumes all partitions itself
+        leads_behind = False
+        for tp in assignment:
+            if tp.topic == self._leads_topic:
+                end = consumer.highwater(tp)
+                if end is not None and await consumer.position(tp) < end:
+                    leads_behind = True
+                    break
+        others = [tp for tp in assignment if tp.topic != self._leads_topic]
+        if leads_behind:
+            consumer.pause(*others)
+        else:
+            consumer.resume(*others)
+
     async def _fill(self, consumer: AIOKafkaConsumer) -> list[Any]:
         """Take up to a batch per target, waiting ``linger_seconds`` for more once some came."""
+        await self._leads_first(consumer)
         config = self._config
         limit = config.batch_size * len(self._sources)
         deadline = time.monotonic() + config.linger_seconds if self._pending else None
@@ -287,6 +322,8 @@ class MarketoWriter:
         self._stats.consumed += len(records)
         written: list[Written] = []
         rejected: list[Rejected] = []
+        # Leads before the custom objects that link to them (a stable sort keeps each key's order).
+        commands.sort(key=lambda command: command.target.kind is not TargetKind.LEAD)
         for batch in plan_batches(commands, self._config.batch_size):
             for call in plan_calls(batch):
                 done, refused = await self._write_call(wiring, call, stop)

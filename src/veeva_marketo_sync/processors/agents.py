@@ -24,7 +24,7 @@ from veeva_marketo_sync.processors.contact_fields import PERSON_ACCOUNT_OBJECT
 from veeva_marketo_sync.processors.mapping import USER_OBJECT
 from veeva_marketo_sync.processors.messages import Incoming
 from veeva_marketo_sync.processors.pipeline import Pipeline
-from veeva_marketo_sync.processors.state import CONFLICTS, OWNED, OWNERS, SENT, StateView
+from veeva_marketo_sync.processors.state import CONFLICTS, OWNED, OWNERS, SENT, WAITING, StateView
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def make_tables(app: Any) -> dict[str, Any]:
     return {
         SENT: app.Table(SENT, key_type=bytes, use_partitioner=True),
         CONFLICTS: app.Table(CONFLICTS, key_type=bytes, use_partitioner=True),
+        WAITING: app.Table(WAITING, key_type=bytes, use_partitioner=True),
         OWNERS: app.GlobalTable(OWNERS, key_type=bytes, use_partitioner=True),
         OWNED: app.GlobalTable(OWNED, key_type=bytes, use_partitioner=True),
     }

@@ -7,6 +7,7 @@ both.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -111,3 +112,34 @@ def dead_letter(
     )
     headers = (*incoming.headers, *((name, text.encode("utf-8")) for name, text in context))
     return Outgoing(dlq_topic, incoming.key, incoming.value, headers)
+
+
+def hold(message: Outgoing) -> dict[str, object]:
+    """``message`` as a JSON-safe table value, to be produced later by :func:`release`."""
+    return {
+        "topic": message.topic,
+        "key": _b64(message.key),
+        "value": _b64(message.value),
+        "headers": [[name, _b64(value)] for name, value in message.headers],
+    }
+
+
+def release(held: dict[str, object]) -> Outgoing:
+    """The message :func:`hold` kept."""
+    headers = held.get("headers")
+    if not isinstance(headers, list):
+        headers = []
+    return Outgoing(
+        topic=str(held["topic"]),
+        key=_unb64(held.get("key")),
+        value=_unb64(held.get("value")),
+        headers=tuple((str(name), _unb64(value) or b"") for name, value in headers),
+    )
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: object) -> bytes | None:
+    return None if text is None else base64.b64decode(str(text))

@@ -24,16 +24,24 @@ from veeva_marketo_sync.processors.events import (
     decode_change_event,
     decode_lead_edit,
 )
-from veeva_marketo_sync.processors.mapping import USER_OBJECT, Mapping
+from veeva_marketo_sync.processors.mapping import USER_OBJECT, CustomObjectTarget, Mapping
 from veeva_marketo_sync.processors.mapping_rules import (
     MappingRules,
+    MarketoUpsert,
     UnmappedObjectError,
     needs_write,
 )
-from veeva_marketo_sync.processors.messages import Incoming, Outgoing, Stage, dead_letter
+from veeva_marketo_sync.processors.messages import (
+    Incoming,
+    Outgoing,
+    Stage,
+    dead_letter,
+    hold,
+    release,
+)
 from veeva_marketo_sync.processors.persons import PersonRules, held_record
 from veeva_marketo_sync.processors.records import relationship_paths
-from veeva_marketo_sync.processors.state import OWNED, OWNERS, SENT, StateView
+from veeva_marketo_sync.processors.state import OWNED, OWNERS, SENT, WAITING, StateView
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -197,7 +205,22 @@ class Pipeline:
         if not needs_write(previous.get("fields") if previous else None, upsert):
             return []
         state.put(SENT, event.record_id, {"fields": upsert.fields})
-        return [self.encoder.command(upsert, source)]
+        message = self.encoder.command(upsert, source)
+        person = self._linked_person(upsert)
+        if person is not None and state.get(SENT, person) is None:
+            # Marketo refuses a record linked to a lead it does not have yet: hold it until
+            # the person's own command goes out (records of never-synced accounts stay held).
+            held = state.get(WAITING, person) or []
+            state.put(WAITING, person, [*held, hold(message)])
+            return []
+        return [message]
+
+    def _linked_person(self, upsert: MarketoUpsert) -> str | None:
+        target = self.mapping.objects[upsert.object_name].target
+        if upsert.kind != "custom_object" or not isinstance(target, CustomObjectTarget):
+            return None
+        link = upsert.fields.get(target.link_field)
+        return str(link) if link else None
 
     def _user(self, event: VeevaEvent, state: StateView) -> list[Outgoing]:
         if event.deleted or event.record is None:
@@ -255,6 +278,9 @@ class Pipeline:
         outputs = []
         if command is not None:
             outputs.append(self.encoder.command(command, sources))
+            if delete is None:
+                outputs += [release(held) for held in state.get(WAITING, account_id) or []]
+                state.put(WAITING, account_id, None)
         if outcome.veeva_writes:
             outputs.append(
                 self.encoder.contact_edit(

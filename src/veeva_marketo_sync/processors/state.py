@@ -8,6 +8,9 @@ Tables (changelog-backed in the worker, plain dicts in tests):
 * ``owners``: User Id → ``{"fields": {...}}``, the owner fields that User puts on persons.
 * ``owned``: User Id → sorted list of the Person Account Ids it owns.
 * ``conflicts``: Account Id → ``{veeva field: FieldState.to_dict()}``.
+* ``waiting``: Account Id → custom-object commands (topic, key, base64 value) held until the
+  person's own lead command has gone out, so Marketo never sees a record linked to a lead it
+  does not have yet.
 
 A batch reads through a :class:`StateView` and writes into it; the worker applies the writes
 to its tables only after every output of the batch is acknowledged, so a crash in between
@@ -23,7 +26,8 @@ SENT: Final = "sent"
 OWNERS: Final = "owners"
 OWNED: Final = "owned"
 CONFLICTS: Final = "conflicts"
-TABLES: Final = (SENT, OWNERS, OWNED, CONFLICTS)
+WAITING: Final = "waiting"
+TABLES: Final = (SENT, OWNERS, OWNED, CONFLICTS, WAITING)
 
 
 class KeyValue(Protocol):

@@ -194,7 +194,20 @@ def test_a_deleted_person_is_flagged_update_only_by_default(h: Harness) -> None:
     assert again[0].value["fields"]["veevaIsDeleted"] is False
 
 
+def test_a_call_waits_for_its_person_then_follows_the_lead_command(h: Harness) -> None:
+    assert h.batch(h.veeva("Call2_vod__c", call())) == []  # no lead for the person yet
+
+    lead, released = h.batch(h.veeva("Account", person()))
+
+    assert lead.topic == LEADS
+    assert released.topic == CALLS
+    assert released.value["fields"]["veevaAccountId"] == ACCOUNT_ID
+    assert h.tables["waiting"] == {}
+    assert h.batch(h.veeva("Call2_vod__c", call(Status_vod__c="Saved_vod")))[0].topic == CALLS
+
+
 def test_a_deleted_call_is_deleted_in_marketo(h: Harness) -> None:
+    h.batch(h.veeva("Account", person()))
     created = h.batch(h.veeva("Call2_vod__c", call()))
     assert created[0].topic == CALLS
     assert created[0].value["fields"]["veevaAccountId"] == ACCOUNT_ID
@@ -311,6 +324,7 @@ def test_both_sides_in_one_batch_are_resolved_newest_wins(h: Harness) -> None:
 
 def test_bad_payload_goes_to_the_dlq_and_the_batch_goes_on(h: Harness) -> None:
     bad = h.incoming(TOPICS.veeva("Account"), b"001BAD", b"not avro at all")
+    h.batch(h.veeva("Account", person()))
 
     outs = h.batch(bad, h.veeva("Call2_vod__c", call()))
 
