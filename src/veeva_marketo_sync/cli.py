@@ -386,6 +386,58 @@ def dlq_redrive(
     out.print(f"re-drove {sent} record(s) to their original topics")
 
 
+@app.command("decisions")
+@guarded
+def decisions(
+    account_id: Annotated[str, typer.Argument(help="Veeva Account Id of the person.")],
+    config: ConfigOption = None,
+    field: Annotated[
+        str | None, typer.Option("--field", help="Only this Veeva or Marketo field.")
+    ] = None,
+) -> None:
+    """Show every conflict decision about one person's both-way fields, oldest first.
+
+    Each row says which side's change was decided, the outcome (echo, applied to the other
+    side, rejected by policy, conflict resolved, held), which side won, the value that was
+    synced and why. Example: vmsync decisions 001000000000001AAA --field PersonEmail
+    """
+    import asyncio
+
+    from .components import make_codec
+    from .consumers.reading import read_to_end
+    from .topics import Topics
+
+    settings = _settings(config)
+    codec = make_codec(settings)
+    topic = Topics(settings.kafka.topic_prefix).decisions
+
+    async def rows() -> list[tuple[str, dict[str, Any]]]:
+        found = []
+        async for record in read_to_end(settings.kafka, topic):
+            if record.key == account_id.encode() and record.value is not None:
+                value = codec.decode(record.value)
+                for decision in value["decisions"]:
+                    if field in (None, decision["veeva_field"], decision["marketo_field"]):
+                        found.append((value["decided_at"].isoformat(), decision))
+        return found
+
+    found = asyncio.run(rows())
+    table = Table("decided at", "field", "trigger", "outcome", "winner", "value", "written", "why")
+    for decided_at, d in found:
+        table.add_row(
+            decided_at,
+            f"{d['veeva_field']} / {d['marketo_field']}",
+            d["trigger"],
+            d["outcome"],
+            d["winner"] or "",
+            "" if d["value"] is None else str(d["value"]),
+            ", ".join(d["written_to"]),
+            d["reason"],
+        )
+    out.print(table)
+    out.print(f"{len(found)} decision(s) for {account_id}")
+
+
 StateOption = Annotated[
     Path, typer.Option("--state", help="Directory for the emulator's SQLite state (kept).")
 ]
