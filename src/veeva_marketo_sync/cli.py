@@ -438,6 +438,57 @@ def decisions(
     out.print(f"{len(found)} decision(s) for {account_id}")
 
 
+@app.command("status")
+@guarded
+def status(config: ConfigOption = None) -> None:
+    """Show where the sync stands, from Kafka alone (no Veeva or Marketo call).
+
+    Per object: snapshot or changes phase, records captured, watermark and last checkpoint.
+    Per component: how many records its consumer group has not processed yet. And how many
+    dead letters wait in vmsync.dlq (`vmsync dlq list` shows them).
+    """
+    import asyncio
+
+    from .components import group_id, make_codec
+    from .consumers.reading import read_to_end
+    from .processors.marketo_requirements import required_custom_objects
+    from .status import capture_progress, group_lags
+    from .topics import Topics
+
+    settings = _settings(config)
+    topics = Topics(settings.kafka.topic_prefix)
+    mapping = _mapping(settings, None)
+    objects = (*settings.sync.objects, *settings.sync.custom_objects)
+    targets = ("leads", *(f"co.{obj.name}" for obj in required_custom_objects(mapping)))
+    table = Table("checkpoint", "phase", "records", "watermark", "updated")
+    for row in capture_progress(settings, make_codec(settings)):
+        table.add_row(
+            row.key,
+            row.phase,
+            f"{row.records_done:,}",
+            row.watermark.isoformat() if row.watermark else "",
+            row.updated_at.isoformat(timespec="seconds"),
+        )
+    out.print(table)
+    groups = {
+        "processor": (group_id(settings, "processor"), [topics.veeva(o) for o in objects]),
+        "marketo-writer": (
+            group_id(settings, "marketo-writer"),
+            [topics.marketo(t) for t in targets],
+        ),
+        "veeva-writer": (group_id(settings, "veeva-writer"), [topics.contact_edits]),
+    }
+    lags = Table("component", "consumer group", "records behind")
+    for lag in group_lags(settings, groups):
+        lags.add_row(lag.component, lag.group, "not started" if lag.lag is None else f"{lag.lag:,}")
+    out.print(lags)
+
+    async def count_dlq() -> int:
+        return sum([1 async for _ in read_to_end(settings.kafka, topics.dlq)])
+
+    out.print(f"dead letters: {asyncio.run(count_dlq())}")
+
+
 StateOption = Annotated[
     Path, typer.Option("--state", help="Directory for the emulator's SQLite state (kept).")
 ]

@@ -1,0 +1,99 @@
+"""What ``vmsync status`` shows: capture progress per object, consumer lag per component, DLQ.
+
+Reads Kafka only (checkpoints, committed offsets, end offsets); it never calls Veeva or Marketo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from .clients.kafka import kafka_python_options
+from .consumers.reading import read_to_end
+from .schemas.codec import AvroCodec
+from .settings import Settings
+from .topics import Topics
+
+
+@dataclass(frozen=True)
+class CaptureProgress:
+    """The latest checkpoint of one component on one object."""
+
+    key: str
+    phase: str
+    records_done: int
+    watermark: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    """How far one component's consumer group is behind the end of its topics."""
+
+    component: str
+    group: str
+    lag: int | None
+    """Records not yet processed; ``None`` when the group never committed."""
+
+
+def capture_progress(settings: Settings, codec: AvroCodec) -> list[CaptureProgress]:
+    """The latest checkpoint per key on ``vmsync.checkpoints``."""
+    topic = Topics(settings.kafka.topic_prefix).checkpoints
+
+    async def latest() -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        async for record in read_to_end(settings.kafka, topic):
+            key = (record.key or b"").decode()
+            found[key] = None if record.value is None else codec.decode(record.value)
+        return found
+
+    progress = []
+    for key, value in sorted(asyncio.run(latest()).items()):
+        if value is None:
+            continue
+        watermark = value.get("watermark")
+        progress.append(
+            CaptureProgress(
+                key=key,
+                phase=str(value["phase"]),
+                records_done=int(value.get("records_done") or 0),
+                watermark=watermark["modstamp"] if watermark else None,
+                updated_at=value["updated_at"],
+            )
+        )
+    return progress
+
+
+def group_lags(settings: Settings, groups: dict[str, tuple[str, list[str]]]) -> list[GroupLag]:
+    """Lag of each ``component -> (group, topics)``, summed over the topics' partitions."""
+    options = kafka_python_options(settings.kafka)
+    admin = KafkaAdminClient(**options)
+    consumer = KafkaConsumer(**options, enable_auto_commit=False)
+    try:
+        lags = []
+        for component, (group, topics) in groups.items():
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in topics
+                for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            ends = consumer.end_offsets(partitions) if partitions else {}
+            committed = admin.list_group_offsets({group: None}).get(group, {})
+            done = {
+                (tp.topic, tp.partition): getattr(m, "offset", m) for tp, m in committed.items()
+            }
+            if not done:
+                lags.append(GroupLag(component, group, None))
+                continue
+            lag = sum(
+                max(0, end - done.get((tp.topic, tp.partition), 0)) for tp, end in ends.items()
+            )
+            lags.append(GroupLag(component, group, lag))
+        return lags
+    finally:
+        consumer.close()
+        admin.close()
