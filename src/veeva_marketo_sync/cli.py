@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -487,6 +488,53 @@ def status(config: ConfigOption = None) -> None:
         return sum([1 async for _ in read_to_end(settings.kafka, topics.dlq)])
 
     out.print(f"dead letters: {asyncio.run(count_dlq())}")
+
+
+@app.command("replay")
+@guarded
+def replay(
+    component: Annotated[
+        str, typer.Argument(help="marketo-writer, veeva-writer or processor (stopped first).")
+    ],
+    config: ConfigOption = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="Replay records from this time (ISO 8601, UTC); default: everything."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do it without asking.")] = False,
+) -> None:
+    """Replay a component's input from Kafka to recover, by moving its offsets back.
+
+    Stop the component first. `marketo-writer --since T` writes every command since T to
+    Marketo again (upserts are idempotent); `processor` re-derives commands from the
+    compacted veeva.<Object> topics (only changes it has not already sent, unless its state
+    topics are deleted too). Then start the component again.
+    Example: vmsync replay marketo-writer --since 2026-12-01T00:00:00 --config vmsync.yaml
+    """
+    from .components import group_id
+    from .processors.marketo_requirements import required_custom_objects
+    from .status import reset_group
+    from .topics import Topics
+
+    settings = _settings(config)
+    topics = Topics(settings.kafka.topic_prefix)
+    mapping = _mapping(settings, None)
+    objects = (*settings.sync.objects, *settings.sync.custom_objects)
+    targets = ("leads", *(f"co.{obj.name}" for obj in required_custom_objects(mapping)))
+    inputs = {
+        "marketo-writer": [topics.marketo(t) for t in targets],
+        "veeva-writer": [topics.contact_edits],
+        "processor": [*(topics.veeva(o) for o in objects), topics.lead_edits],
+    }
+    if component not in inputs:
+        raise VmsyncError(f"cannot replay {component!r}: choose one of {', '.join(inputs)}")
+    when = "the beginning" if since is None else since.isoformat()
+    if not yes and not typer.confirm(f"replay {component} from {when}?"):
+        raise typer.Exit(1)
+    moved = reset_group(settings, group_id(settings, component), inputs[component], since)
+    for partition, offset in sorted(moved.items()):
+        out.print(f"{partition} -> {offset}")
+    out.print(f"{component} will replay from {when} when it starts")
 
 
 StateOption = Annotated[

@@ -11,9 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import OffsetSpec, OffsetTimestamp
 
 from .clients.kafka import kafka_python_options
 from .consumers.reading import read_to_end
+from .errors import FatalError
 from .schemas.codec import AvroCodec
 from .settings import Settings
 from .topics import Topics
@@ -97,3 +99,44 @@ def group_lags(settings: Settings, groups: dict[str, tuple[str, list[str]]]) -> 
     finally:
         consumer.close()
         admin.close()
+
+
+def reset_group(
+    settings: Settings, group: str, topics: list[str], since: datetime | None
+) -> dict[str, int]:
+    """Move ``group``'s committed offsets on ``topics`` back to ``since`` (or the beginning).
+
+    The component must be stopped (the group empty). Returns the new offset per partition.
+    """
+    options = kafka_python_options(settings.kafka)
+    admin = KafkaAdminClient(**options)
+    consumer = KafkaConsumer(**options, enable_auto_commit=False)
+    try:
+        described = admin.describe_groups([group]).get(group) or {}
+        members = described.get("members") or []
+        if members:
+            msg = f"consumer group {group} has {len(members)} running member(s): stop it first"
+            raise FatalError(msg)
+        spec: Any = (
+            OffsetSpec.EARLIEST if since is None else OffsetTimestamp(int(since.timestamp() * 1000))
+        )
+        specs = {
+            TopicPartition(topic, p): spec
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        }
+        result = admin.reset_group_offsets(group, specs)
+        return {f"{tp.topic}/{tp.partition}": _offset(v) for tp, v in result.items()}
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def _offset(value: Any) -> int:
+    if isinstance(value, dict):
+        error = value.get("error")
+        if error not in (None, 0) and "NoError" not in str(error):
+            msg = f"could not move the offset: {error}"
+            raise FatalError(msg)
+        return int(value["offset"])
+    return int(getattr(value, "offset", value))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from devstack import (
+    VMSYNC,
     Emulators,
     Process,
     create_topics,
@@ -206,3 +208,44 @@ def test_an_unmapped_field_edit_costs_no_marketo_call(sync: Sync) -> None:
         counters = marketo.get("/__admin/counters").json()
     writes = {k: v for k, v in counters.get("calls", {}).items() if k.startswith("POST")}
     assert writes == {}, counters
+
+
+def test_replay_writes_every_command_again_after_a_marketo_loss(sync: Sync) -> None:
+    sync.start(*PIPELINE)
+    expected = professional_accounts(sync.emulators)
+    sync.wait(
+        lambda: set(marketo_leads(sync.emulators)) >= set(expected) and sync.quiet(),
+        timeout=180,
+        what="the snapshot to be written",
+    )
+    sync.processes["marketo-writer"].stop()
+    with sync.emulators.marketo() as marketo:
+        marketo.post("/__admin/counters/reset").raise_for_status()
+
+    result = subprocess.run(
+        [VMSYNC, "replay", "marketo-writer", "--yes", "--config", str(sync.config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "will replay from the beginning" in result.stdout
+
+    sync.start("marketo-writer")
+
+    def rewritten() -> bool:
+        with sync.emulators.marketo() as marketo:
+            written = marketo.get("/__admin/counters").json().get("records", {})
+        return written.get("lead", 0) >= len(expected)
+
+    sync.wait(rewritten, timeout=120, what="the replayed commands in Marketo")
+    status = subprocess.run(
+        [VMSYNC, "status", "--config", str(sync.config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert status.returncode == 0, status.stderr
+    assert "veeva-producer/Account" in status.stdout
+    assert "dead letters: 0" in status.stdout
