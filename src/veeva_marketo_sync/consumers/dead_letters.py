@@ -20,6 +20,18 @@ from typing import Any, Final
 from aiokafka import AIOKafkaProducer
 
 from ..clients.kafka import aiokafka_options
+from ..dead_letter_headers import (
+    H_CLASS,
+    H_FAILED_AT,
+    H_MESSAGE,
+    H_OFFSET,
+    H_PARTITION,
+    H_REDRIVEN_FROM,
+    H_STAGE,
+    H_TOPIC,
+    HEADER_PREFIX,
+    context_headers,
+)
 from ..errors import FatalError
 from ..schemas.codec import AvroCodec
 from ..schemas.contracts import DEAD_LETTER, load_contract
@@ -27,21 +39,6 @@ from ..settings import KafkaSettings
 from .reading import read_to_end
 
 log = logging.getLogger(__name__)
-
-HEADER_PREFIX: Final = "__connect.errors."
-H_TOPIC: Final = HEADER_PREFIX + "topic"
-H_PARTITION: Final = HEADER_PREFIX + "partition"
-H_OFFSET: Final = HEADER_PREFIX + "offset"
-H_STAGE: Final = HEADER_PREFIX + "stage"
-H_CLASS: Final = HEADER_PREFIX + "exception.class.name"
-H_MESSAGE: Final = HEADER_PREFIX + "exception.message"
-H_CONNECTOR: Final = HEADER_PREFIX + "connector.name"
-H_FAILED_AT: Final = "__vmsync.errors.failed_at"
-"""Epoch milliseconds when the record was dead-lettered (not a Connect header)."""
-H_REDRIVEN_FROM: Final = "__vmsync.redriven.from"
-"""On a re-driven record: ``<dlq topic>/<partition>/<offset>`` of the dead letter it came from."""
-
-MAX_MESSAGE_CHARS: Final = 2000
 
 
 class Stage:
@@ -88,18 +85,17 @@ class DeadLetter:
 
     def context_headers(self, connector: str) -> list[tuple[str, bytes]]:
         """The Connect-style headers that say where the record came from and why it failed."""
-        millis = int(self.failed_at.timestamp() * 1000)
-        context = [
-            (H_TOPIC, self.topic),
-            (H_PARTITION, str(self.partition)),
-            (H_OFFSET, str(self.offset)),
-            (H_STAGE, self.stage),
-            (H_CLASS, self.error_class),
-            (H_MESSAGE, self.message[:MAX_MESSAGE_CHARS]),
-            (H_CONNECTOR, connector),
-            (H_FAILED_AT, str(millis)),
-        ]
-        return [*self.headers, *((name, text.encode()) for name, text in context)]
+        return context_headers(
+            self.headers,
+            topic=self.topic,
+            partition=self.partition,
+            offset=self.offset,
+            stage=self.stage,
+            error_class=self.error_class,
+            message=self.message,
+            connector=connector,
+            failed_at=self.failed_at,
+        )
 
 
 def encode_dead_letter(codec: AvroCodec, topic: str, letter: DeadLetter) -> bytes:

@@ -12,17 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-HEADER_PREFIX: Final = "__connect.errors."
-H_TOPIC: Final = HEADER_PREFIX + "topic"
-H_PARTITION: Final = HEADER_PREFIX + "partition"
-H_OFFSET: Final = HEADER_PREFIX + "offset"
-H_STAGE: Final = HEADER_PREFIX + "stage"
-H_CLASS: Final = HEADER_PREFIX + "exception.class.name"
-H_MESSAGE: Final = HEADER_PREFIX + "exception.message"
-H_CONNECTOR: Final = HEADER_PREFIX + "connector.name"
-H_FAILED_AT: Final = "__vmsync.errors.failed_at"
+from veeva_marketo_sync.dead_letter_headers import context_headers
+
 CONNECTOR: Final = "vmsync-processor"
-MAX_MESSAGE_CHARS: Final = 2000
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -99,19 +91,18 @@ def dead_letter(
     Returns:
         The record to produce to ``dlq_topic``.
     """
-    millis = int(failed_at.timestamp() * 1000)
-    context = (
-        (H_TOPIC, incoming.topic),
-        (H_PARTITION, str(incoming.partition)),
-        (H_OFFSET, str(incoming.offset)),
-        (H_STAGE, stage),
-        (H_CLASS, error_class),
-        (H_MESSAGE, message[:MAX_MESSAGE_CHARS]),
-        (H_CONNECTOR, CONNECTOR),
-        (H_FAILED_AT, str(millis)),
+    headers = context_headers(
+        incoming.headers,
+        topic=incoming.topic,
+        partition=incoming.partition,
+        offset=incoming.offset,
+        stage=stage,
+        error_class=error_class,
+        message=message,
+        connector=CONNECTOR,
+        failed_at=failed_at,
     )
-    headers = (*incoming.headers, *((name, text.encode("utf-8")) for name, text in context))
-    return Outgoing(dlq_topic, incoming.key, incoming.value, headers)
+    return Outgoing(dlq_topic, incoming.key, incoming.value, tuple(headers))
 
 
 def hold(message: Outgoing) -> dict[str, object]:

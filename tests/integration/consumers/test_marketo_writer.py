@@ -11,16 +11,18 @@ from writer_harness import FAST, Deployment, eventually, start, upsert
 from writer_marketo_fake import FakeMarketo
 
 from veeva_marketo_sync.consumers.dead_letters import (
+    list_dead_letters,
+    redrive,
+)
+from veeva_marketo_sync.consumers.idmap import load_id_map
+from veeva_marketo_sync.dead_letter_headers import (
     H_CLASS,
     H_MESSAGE,
     H_OFFSET,
     H_PARTITION,
     H_STAGE,
     H_TOPIC,
-    list_dead_letters,
-    redrive,
 )
-from veeva_marketo_sync.consumers.idmap import load_id_map
 from veeva_marketo_sync.errors import QuotaExhaustedError, TransientError
 
 pytestmark = pytest.mark.integration

@@ -7,6 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from veeva_marketo_sync.consumers.dead_letters import (
+    DeadLetter,
+    DlqLimit,
+    DlqPolicy,
+    encode_dead_letter,
+    parse_dead_letter,
+)
+from veeva_marketo_sync.dead_letter_headers import (
     H_CLASS,
     H_FAILED_AT,
     H_MESSAGE,
@@ -15,11 +22,6 @@ from veeva_marketo_sync.consumers.dead_letters import (
     H_STAGE,
     H_TOPIC,
     MAX_MESSAGE_CHARS,
-    DeadLetter,
-    DlqLimit,
-    DlqPolicy,
-    encode_dead_letter,
-    parse_dead_letter,
 )
 from veeva_marketo_sync.errors import Action, FatalError
 from veeva_marketo_sync.schemas.codec import AvroCodec
