@@ -165,6 +165,17 @@ def check(config: ConfigOption = None, mapping_file: MappingOption = None) -> No
     raise typer.Exit(1)
 
 
+def _ready(config: Path | None, *, skip_check: bool) -> tuple[Settings, Any]:
+    """Settings and mapping of a component about to start, after the preflight (unless told)."""
+    from .components import ensure_ready
+
+    settings = _settings(config)
+    mapping = _mapping(settings, None)
+    if not skip_check:
+        ensure_ready(settings, mapping, err)
+    return settings, mapping
+
+
 def _mapping(settings: Settings, override: Path | None) -> Any:
     from .processors.mapping import MappingError, load_mapping
 
@@ -193,13 +204,9 @@ def run_veeva_producer(
     or stop. Later cycles publish what changed since the (SystemModstamp, Id) watermark, then
     pause sync.poll_interval_seconds. SIGTERM finishes the current page and exits.
     """
-    from .components import ensure_ready
     from .components import run_veeva_producer as run
 
-    settings = _settings(config)
-    mapping = _mapping(settings, None)
-    if not skip_check:
-        ensure_ready(settings, mapping, err)
+    settings, mapping = _ready(config, skip_check=skip_check)
     run(settings, mapping, once=once)
 
 
@@ -213,13 +220,9 @@ def run_processor(config: ConfigOption = None, skip_check: SkipCheck = False) ->
     both-way contact-field edit by its field's policy, dropping echoes and holding edits from
     untrusted sources. State lives in tables backed by changelog topics.
     """
-    from .components import ensure_ready
     from .processors.runner import run_processor as run
 
-    settings = _settings(config)
-    mapping = _mapping(settings, None)
-    if not skip_check:
-        ensure_ready(settings, mapping, err)
+    settings, mapping = _ready(config, skip_check=skip_check)
     run(settings, mapping)
 
 
@@ -233,13 +236,9 @@ def run_marketo_writer(config: ConfigOption = None, skip_check: SkipCheck = Fals
     rejected records to vmsync.dlq with the reason, and commits offsets only after every
     record of a batch has an outcome. SIGTERM stops without committing an unfinished batch.
     """
-    from .components import ensure_ready
     from .components import run_marketo_writer as run
 
-    settings = _settings(config)
-    mapping = _mapping(settings, None)
-    if not skip_check:
-        ensure_ready(settings, mapping, err)
+    settings, mapping = _ready(config, skip_check=skip_check)
     run(settings, mapping)
 
 
@@ -257,13 +256,9 @@ def run_marketo_edits(
     event per field, keyed by the Veeva Account Id. The conflict rules in the processor decide
     what reaches Veeva.
     """
-    from .components import ensure_ready
     from .producers.marketo_edits import run_marketo_edits as run
 
-    settings = _settings(config)
-    mapping = _mapping(settings, None)
-    if not skip_check:
-        ensure_ready(settings, mapping, err)
+    settings, mapping = _ready(config, skip_check=skip_check)
     run(settings, mapping, once=once)
 
 
@@ -278,13 +273,9 @@ def run_veeva_writer(config: ConfigOption = None, skip_check: SkipCheck = False)
     sObject Collections (200 per call, allOrNone=false); offsets are committed after every
     record of a batch has an outcome.
     """
-    from .components import ensure_ready
     from .consumers.veeva_writer import run_veeva_writer as run
 
-    settings = _settings(config)
-    mapping = _mapping(settings, None)
-    if not skip_check:
-        ensure_ready(settings, mapping, err)
+    settings, mapping = _ready(config, skip_check=skip_check)
     run(settings, mapping)
 
 
@@ -302,11 +293,9 @@ def run_all(
     Starts the writers, the processor, the Marketo edit capture and the Veeva producer; SIGTERM
     stops them all gracefully. If one exits with an error, the others are stopped too.
     """
-    from .components import COMPONENTS, ensure_ready, supervise
+    from .components import COMPONENTS, supervise
 
-    settings = _settings(config)
-    if not skip_check:
-        ensure_ready(settings, _mapping(settings, None), err)
+    _ready(config, skip_check=skip_check)
     raise typer.Exit(supervise(config, COMPONENTS, once=once))
 
 
@@ -404,12 +393,12 @@ def decisions(
     """
     import asyncio
 
-    from .components import make_codec
     from .consumers.reading import read_to_end
+    from .schemas.codec import codec_for
     from .topics import Topics
 
     settings = _settings(config)
-    codec = make_codec(settings)
+    codec = codec_for(settings.kafka)
     topic = Topics(settings.kafka.topic_prefix).decisions
 
     async def rows() -> list[tuple[str, dict[str, Any]]]:
@@ -450,9 +439,10 @@ def status(config: ConfigOption = None) -> None:
     """
     import asyncio
 
-    from .components import group_id, make_codec
+    from .components import group_id
     from .consumers.reading import read_to_end
     from .processors.marketo_requirements import required_custom_objects
+    from .schemas.codec import codec_for
     from .status import capture_progress, group_lags
     from .topics import Topics
 
@@ -462,7 +452,7 @@ def status(config: ConfigOption = None) -> None:
     objects = (*settings.sync.objects, *settings.sync.custom_objects)
     targets = ("leads", *(f"co.{obj.name}" for obj in required_custom_objects(mapping)))
     table = Table("checkpoint", "phase", "records", "watermark", "updated")
-    for row in capture_progress(settings, make_codec(settings)):
+    for row in capture_progress(settings, codec_for(settings.kafka)):
         table.add_row(
             row.key,
             row.phase,

@@ -29,9 +29,7 @@ from .processors.mapping import Mapping
 from .processors.marketo_requirements import required_custom_objects
 from .producers.progress import default_progress
 from .producers.veeva_capture import VeevaCapture
-from .schemas.codec import AvroCodec
-from .schemas.registry import SchemaRegistryClient
-from .schemas.store import SchemaStore
+from .schemas.codec import codec_for
 from .settings import Settings
 from .topics import Topics
 
@@ -90,15 +88,6 @@ def run_veeva_producer(settings: Settings, mapping: Mapping, *, once: bool) -> N
         log.info("%s: %s", name, stats)
 
 
-def make_codec(settings: Settings) -> AvroCodec:
-    """The codec every component uses: registry framing when one is configured."""
-    kafka = settings.kafka
-    registry = (
-        SchemaRegistryClient(str(kafka.schema_registry_url)) if kafka.schema_registry_url else None
-    )
-    return AvroCodec(SchemaStore(kafka.schema_store_dir), registry)
-
-
 def group_id(settings: Settings, component: str) -> str:
     """Consumer group of a component, prefixed so several orgs can share a cluster."""
     prefix = settings.kafka.topic_prefix
@@ -118,7 +107,7 @@ def run_marketo_writer(settings: Settings, mapping: Mapping) -> None:
             writer = MarketoWriter(
                 settings.kafka,
                 api,
-                make_codec(settings),
+                codec_for(settings.kafka),
                 targets=targets,
                 topics=Topics(settings.kafka.topic_prefix),
                 config=WriterConfig(group_id=group_id(settings, "marketo-writer")),

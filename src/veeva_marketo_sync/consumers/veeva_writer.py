@@ -39,11 +39,9 @@ from ..errors import Action, RecordRejectedError, TransientError, VmsyncError
 from ..processors.contact_fields import PERSON_ACCOUNT_OBJECT
 from ..processors.edit_validation import FieldDescribe
 from ..processors.mapping import bidirectional_fields
-from ..schemas.codec import AvroCodec
+from ..schemas.codec import AvroCodec, codec_for
 from ..schemas.contracts import CONTACT_EDIT, load_contract
 from ..schemas.errors import SchemaError, SchemaRegistryError
-from ..schemas.registry import SchemaRegistryClient
-from ..schemas.store import SchemaStore
 from ..settings import KafkaSettings, Settings
 from ..topics import Topics
 from .batching import SourceRef
@@ -462,10 +460,7 @@ def run_veeva_writer(settings: Settings, mapping: MappingModel) -> None:
 
 async def _run_veeva_writer(settings: Settings, mapping: MappingModel) -> None:
     kafka = settings.kafka
-    registry = (
-        SchemaRegistryClient(str(kafka.schema_registry_url)) if kafka.schema_registry_url else None
-    )
-    codec = AvroCodec(SchemaStore(kafka.schema_store_dir), registry)
+    codec = codec_for(kafka)
     session = requests.Session()  # ours to close, so the HTTP connections end with the process
     writer = VeevaWriter(
         kafka,
@@ -491,8 +486,7 @@ async def _run_veeva_writer(settings: Settings, mapping: MappingModel) -> None:
         for signum in handled:
             loop.remove_signal_handler(signum)
         session.close()
-        if registry is not None:
-            registry.close()
+        codec.close()
     log.info("Veeva writer: %s", writer.stats)
 
 

@@ -14,9 +14,7 @@ from veeva_marketo_sync.processors.app import ProcessorTuning, build_app
 from veeva_marketo_sync.processors.encoding import OutputEncoder
 from veeva_marketo_sync.processors.mapping import Mapping, load_mapping
 from veeva_marketo_sync.processors.pipeline import Pipeline
-from veeva_marketo_sync.schemas.codec import AvroCodec
-from veeva_marketo_sync.schemas.registry import SchemaRegistryClient
-from veeva_marketo_sync.schemas.store import SchemaStore
+from veeva_marketo_sync.schemas.codec import codec_for
 from veeva_marketo_sync.settings import Settings
 from veeva_marketo_sync.topics import Topics
 
@@ -26,10 +24,7 @@ log = logging.getLogger(__name__)
 def build_pipeline(settings: Settings, mapping: Mapping) -> Pipeline:
     """The pure rules with the deployment's codec (schema store or registry) and topics."""
     kafka = settings.kafka
-    registry = (
-        SchemaRegistryClient(str(kafka.schema_registry_url)) if kafka.schema_registry_url else None
-    )
-    codec = AvroCodec(SchemaStore(kafka.schema_store_dir), registry)
+    codec = codec_for(kafka)
     return Pipeline(mapping, OutputEncoder(codec, Topics(kafka.topic_prefix)))
 
 

@@ -29,10 +29,8 @@ from ..clients.ports import MarketoApi
 from ..consumers.idmap import load_id_map
 from ..errors import Action, ConfigError, VmsyncError
 from ..processors.mapping import LeadTarget, reverse_bidirectional_fields
-from ..schemas.codec import AvroCodec
+from ..schemas.codec import AvroCodec, codec_for
 from ..schemas.contracts import LEAD_EDIT, load_contract
-from ..schemas.registry import SchemaRegistryClient
-from ..schemas.store import SchemaStore
 from ..settings import Settings
 from ..topics import Topics
 from .checkpoints import Phase
@@ -154,12 +152,7 @@ class MarketoEditCapture:
             msg = "the mapping has no Account object with a lead target"
             raise ConfigError(msg, hint="map Account to kind: lead with a lookup_field")
         kafka = settings.kafka
-        registry = (
-            SchemaRegistryClient(str(kafka.schema_registry_url))
-            if kafka.schema_registry_url
-            else None
-        )
-        codec = AvroCodec(SchemaStore(kafka.schema_store_dir), registry)
+        codec = codec_for(kafka)
         producer = make_producer(kafka)
         publisher = Publisher(producer)
         topics = Topics(kafka.topic_prefix)
@@ -189,8 +182,7 @@ class MarketoEditCapture:
             batch_size=settings.marketo.batch_size,
         )
         capture._close.append(producer.close)
-        if registry is not None:
-            capture._close.append(registry.close)
+        capture._close.append(codec.close)
         if marketo is None:
             capture._close.append(client.aclose)
         return capture

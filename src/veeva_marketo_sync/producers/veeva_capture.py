@@ -20,11 +20,9 @@ from typing import TYPE_CHECKING, Any
 from ..clients.kafka import make_consumer, make_producer
 from ..clients.ports import SfRecord, VeevaApi
 from ..errors import FatalError
-from ..schemas.codec import AvroCodec
+from ..schemas.codec import AvroCodec, codec_for
 from ..schemas.contracts import envelope_schema
 from ..schemas.errors import IncompatibleSchemaError
-from ..schemas.registry import SchemaRegistryClient
-from ..schemas.store import SchemaStore
 from ..settings import Settings, SyncSettings, VeevaSettings
 from ..topics import Topics
 from .change_events import EventContext, Op, change_event, op_of, record_key
@@ -165,12 +163,7 @@ class VeevaCapture:
             progress: Where snapshot progress goes (log lines when None).
         """
         kafka = settings.kafka
-        registry = (
-            SchemaRegistryClient(str(kafka.schema_registry_url))
-            if kafka.schema_registry_url
-            else None
-        )
-        codec = AvroCodec(SchemaStore(kafka.schema_store_dir), registry)
+        codec = codec_for(kafka)
         producer = make_producer(kafka)
         publisher = Publisher(producer)
         topics = Topics(kafka.topic_prefix)
@@ -194,8 +187,7 @@ class VeevaCapture:
             progress=progress,
         )
         capture._close.append(producer.close)
-        if registry is not None:
-            capture._close.append(registry.close)
+        capture._close.append(codec.close)
         return capture
 
     def close(self) -> None:

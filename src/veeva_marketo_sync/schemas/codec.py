@@ -30,6 +30,7 @@ from veeva_marketo_sync.schemas.errors import (
 )
 from veeva_marketo_sync.schemas.registry import SchemaRegistryClient, value_subject
 from veeva_marketo_sync.schemas.store import SchemaStore
+from veeva_marketo_sync.settings import KafkaSettings
 
 CONFLUENT_MAGIC: Final = b"\x00"
 SINGLE_OBJECT_MARKER: Final = b"\xc3\x01"
@@ -102,6 +103,11 @@ class AvroCodec:
         self._by_id: dict[int, Any] = {}
         self._by_fingerprint: dict[bytes, Any] = {}
         self._readers: dict[int, tuple[Mapping[str, Any], Any]] = {}
+
+    def close(self) -> None:
+        """Release the Schema Registry client's connections, if there is one."""
+        if self.registry is not None:
+            self.registry.close()
 
     def writer(self, topic: str, schema: Mapping[str, Any]) -> AvroWriter:
         """Return (and cache) the writer of `schema`'s values on `topic`.
@@ -243,3 +249,15 @@ class AvroCodec:
 def _parse(schema: Mapping[str, Any]) -> Any:
     # A fresh name table per schema: two versions of io.vmsync.veeva.Account.Value must not mix.
     return parse_schema(dict(schema), named_schemas={})
+
+
+def codec_for(kafka: KafkaSettings) -> AvroCodec:
+    """The codec of a deployment, from its Kafka settings.
+
+    Confluent framing with the Schema Registry when one is configured; single-object encoding
+    with the local schema store otherwise.
+    """
+    registry = (
+        SchemaRegistryClient(str(kafka.schema_registry_url)) if kafka.schema_registry_url else None
+    )
+    return AvroCodec(SchemaStore(kafka.schema_store_dir), registry)
