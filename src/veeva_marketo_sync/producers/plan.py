@@ -160,6 +160,11 @@ def build_plan(
     )
 
 
+def _kind(mapping: MappingModel, name: str) -> str | None:
+    obj = mapping.objects.get(name)
+    return getattr(obj.target, "kind", None) if obj is not None else None
+
+
 def sources_from_mapping(
     mapping: MappingModel, objects: Sequence[str] | None = None
 ) -> list[CaptureSource]:
@@ -173,6 +178,9 @@ def sources_from_mapping(
         ConfigError: An object to capture has no mapping.
     """
     names = list(mapping.objects) if objects is None else list(objects)
+    # Owners first: when a person's event is processed its owner's fields are then known, so
+    # the person's one upsert carries them instead of a second, owner-refresh write per person.
+    names.sort(key=lambda name: _kind(mapping, name) != "owner")
     sources: list[CaptureSource] = []
     for name in names:
         obj = mapping.objects.get(name)

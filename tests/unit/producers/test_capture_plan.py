@@ -117,3 +117,11 @@ def test_seed_defaults_come_from_the_default_mapping() -> None:
 def test_an_object_missing_from_the_mapping_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="Other__c"):
         sources_from_mapping(load_mapping(), ["Other__c"])
+
+
+def test_owners_are_captured_before_the_persons_they_own() -> None:
+    order = [
+        s.object_name
+        for s in sources_from_mapping(load_mapping(), ["Account", "Call2_vod__c", "User"])
+    ]
+    assert order == ["User", "Account", "Call2_vod__c"]
