@@ -384,7 +384,9 @@ def _own_echo(
     """Tell whether a change is the sync's own write coming back, and what stays pending."""
     pending = state.pending_on(change.side)
     for index, write in enumerate(pending):
-        if write.value == value and change.at >= write.at:
+        # Both sides stamp changes in whole seconds: a write landing in the second it was
+        # issued in comes back stamped before the (sub-second) time it was issued at.
+        if write.value == value and change.at >= write.at.replace(microsecond=0):
             return True, pending[index + 1 :]
     later = tuple(write for write in pending if write.at > change.at)
     return change.by_sync, later

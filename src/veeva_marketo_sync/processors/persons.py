@@ -223,9 +223,10 @@ class PersonRules:
         now: datetime,
     ) -> FieldOutcome:
         before = states.get(rule.veeva_field)
-        # Marketo edits are issued no earlier than they are decided; Veeva changes keep their
-        # modstamp so a replayed snapshot decides the same way.
-        decision = decide(before, change, rule, now=now if trigger == "marketo" else None)
+        # The writes are issued now, whichever side changed: their echoes come back later than
+        # this, and an edit made on the other side before the write lands (a Veeva change
+        # decided late) must not make the sync forget its write and take its echo for an edit.
+        decision = decide(before, change, rule, now=now)
         states[rule.veeva_field] = decision.state
         return FieldOutcome(rule, trigger, decision, before is None)
 
