@@ -340,3 +340,14 @@ def test_state_round_trips_through_json() -> None:
 def test_bad_state_data_is_refused(data: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="not a field state"):
         FieldState.from_dict(data)
+
+
+def test_an_echo_stamped_in_the_same_whole_second_as_the_write_is_recognised() -> None:
+    # Both systems stamp changes in whole seconds; the sync's write time has milliseconds.
+    issued = at(6) + timedelta(milliseconds=700)
+    state = FieldState(
+        "c@x.org", "marketo", at(7), pending={"veeva": (PendingWrite("b@x.org", issued),)}
+    )
+    decision = decide(state, FieldChange("veeva", "b@x.org", at(6)), EMAIL)
+    assert "earlier write of the sync" in decision.reason
+    assert decision.writes == (Write("veeva", "PersonEmail", "c@x.org"),)
