@@ -26,6 +26,15 @@ def _local_kafka_module():  # type: ignore[no-untyped-def]
     return module
 
 
+_BROKER_NOTES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which real broker the integration tests used, so the CI log shows it."""
+    for note in _BROKER_NOTES:
+        terminalreporter.write_line(f"[kafka] {note}")
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Apache Kafka broker: ``KAFKA_BOOTSTRAP_SERVERS`` if set, else one we start.
@@ -34,6 +43,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
+        _BROKER_NOTES.append(f"integration tests ran against KAFKA_BOOTSTRAP_SERVERS={external}")
         yield external
         return
     if shutil.which("java") is None or shutil.which("mvn") is None:
@@ -41,8 +51,13 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    broker = _local_kafka_module().start_broker(tmp_path_factory.mktemp("kafka"))
-    print(f"\n[kafka] started Apache Kafka (KRaft) at {broker.bootstrap}", file=sys.stderr)
+    module = _local_kafka_module()
+    broker = module.start_broker(tmp_path_factory.mktemp("kafka"))
+    jar = next(module.JARS.glob("kafka_2.13-*.jar"), None)
+    _BROKER_NOTES.append(
+        f"integration tests ran against Apache Kafka {jar.stem.split('-')[-1] if jar else '?'} "
+        f"(KRaft, one node) started by scripts/local_kafka.py at {broker.bootstrap}"
+    )
     try:
         yield broker.bootstrap
     finally:
