@@ -7,14 +7,13 @@ with, so the producer keeps it in its state directory (one `.avsc` per object).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import FatalError
 from ..schemas.compatibility import backward_problems
+from ..schemas.store import write_atomically
 
 
 class PayloadSchemaHistory:
@@ -62,20 +61,8 @@ class PayloadSchemaHistory:
         self._memory[object_name] = plain
         if self.directory is not None:
             text = json.dumps(plain, indent=2) + "\n"
-            _write_atomically(_path(self.directory, object_name), text)
+            write_atomically(_path(self.directory, object_name), text)
 
 
 def _path(directory: Path, object_name: str) -> Path:
     return directory / f"{object_name}.payload.avsc"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)

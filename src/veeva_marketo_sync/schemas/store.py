@@ -50,7 +50,7 @@ class SchemaStore:
         if persist and self.directory is not None:
             path = self.directory / store_file_name(key)
             if not path.exists():
-                _write_atomically(path, json.dumps(plain, indent=2, sort_keys=True) + "\n")
+                write_atomically(path, json.dumps(plain, indent=2, sort_keys=True) + "\n")
         return key
 
     def get(self, schema_fingerprint: int) -> dict[str, Any] | None:
@@ -86,7 +86,8 @@ class SchemaStore:
         return isinstance(schema_fingerprint, int) and self.get(schema_fingerprint) is not None
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Readers in other processes must never see half a file.
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
