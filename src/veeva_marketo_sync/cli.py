@@ -293,10 +293,16 @@ def run_all(
     Starts the writers, the processor, the Marketo edit capture and the Veeva producer; SIGTERM
     stops them all gracefully. If one exits with an error, the others are stopped too.
     """
-    from .components import COMPONENTS, supervise
+    from .components import COMPONENTS, consumer_inputs, supervise
+    from .status import group_lags
 
-    _ready(config, skip_check=skip_check)
-    raise typer.Exit(supervise(config, COMPONENTS, once=once))
+    settings, mapping = _ready(config, skip_check=skip_check)
+    groups = consumer_inputs(settings, mapping)
+
+    def drained() -> bool:
+        return all(lag.lag == 0 for lag in group_lags(settings, groups))
+
+    raise typer.Exit(supervise(config, COMPONENTS, once=once, drained=drained))
 
 
 TopicFilter = Annotated[
@@ -439,9 +445,8 @@ def status(config: ConfigOption = None) -> None:
     """
     import asyncio
 
-    from .components import group_id
+    from .components import consumer_inputs
     from .consumers.reading import read_to_end
-    from .processors.marketo_requirements import required_custom_objects
     from .schemas.codec import codec_for
     from .status import capture_progress, group_lags
     from .topics import Topics
@@ -449,8 +454,6 @@ def status(config: ConfigOption = None) -> None:
     settings = _settings(config)
     topics = Topics(settings.kafka.topic_prefix)
     mapping = _mapping(settings, None)
-    objects = (*settings.sync.objects, *settings.sync.custom_objects)
-    targets = ("leads", *(f"co.{obj.name}" for obj in required_custom_objects(mapping)))
     table = Table("checkpoint", "phase", "records", "watermark", "updated")
     for row in capture_progress(settings, codec_for(settings.kafka)):
         table.add_row(
@@ -461,17 +464,11 @@ def status(config: ConfigOption = None) -> None:
             row.updated_at.isoformat(timespec="seconds"),
         )
     out.print(table)
-    groups = {
-        "processor": (group_id(settings, "processor"), [topics.veeva(o) for o in objects]),
-        "marketo-writer": (
-            group_id(settings, "marketo-writer"),
-            [topics.marketo(t) for t in targets],
-        ),
-        "veeva-writer": (group_id(settings, "veeva-writer"), [topics.contact_edits]),
-    }
+    groups = consumer_inputs(settings, mapping)
     lags = Table("component", "consumer group", "records behind")
     for lag in group_lags(settings, groups):
-        lags.add_row(lag.component, lag.group, "not started" if lag.lag is None else f"{lag.lag:,}")
+        behind = f"{lag.lag:,}" + ("" if lag.started else " (not started)")
+        lags.add_row(lag.component, lag.group, behind)
     out.print(lags)
 
     async def count_dlq() -> int:
@@ -501,27 +498,18 @@ def replay(
     topics are deleted too). Then start the component again.
     Example: vmsync replay marketo-writer --since 2026-12-01T00:00:00 --config vmsync.yaml
     """
-    from .components import group_id
-    from .processors.marketo_requirements import required_custom_objects
+    from .components import consumer_inputs
     from .status import reset_group
-    from .topics import Topics
 
     settings = _settings(config)
-    topics = Topics(settings.kafka.topic_prefix)
-    mapping = _mapping(settings, None)
-    objects = (*settings.sync.objects, *settings.sync.custom_objects)
-    targets = ("leads", *(f"co.{obj.name}" for obj in required_custom_objects(mapping)))
-    inputs = {
-        "marketo-writer": [topics.marketo(t) for t in targets],
-        "veeva-writer": [topics.contact_edits],
-        "processor": [*(topics.veeva(o) for o in objects), topics.lead_edits],
-    }
+    inputs = consumer_inputs(settings, _mapping(settings, None))
     if component not in inputs:
         raise VmsyncError(f"cannot replay {component!r}: choose one of {', '.join(inputs)}")
     when = "the beginning" if since is None else since.isoformat()
     if not yes and not typer.confirm(f"replay {component} from {when}?"):
         raise typer.Exit(1)
-    moved = reset_group(settings, group_id(settings, component), inputs[component], since)
+    group, topics = inputs[component]
+    moved = reset_group(settings, group, topics, since)
     for partition, offset in sorted(moved.items()):
         out.print(f"{partition} -> {offset}")
     out.print(f"{component} will replay from {when} when it starts")
@@ -610,12 +598,11 @@ def emulate_seed(
 
 
 def _topic_specs(settings: Settings) -> list[Any]:
-    from .processors.marketo_requirements import required_custom_objects
+    from .components import marketo_targets
     from .topics import Topics
 
-    mapping = _mapping(settings, None)
     objects = (*settings.sync.objects, *settings.sync.custom_objects)
-    targets = ("leads", *(f"co.{obj.name}" for obj in required_custom_objects(mapping)))
+    targets = marketo_targets(_mapping(settings, None))
     return Topics(settings.kafka.topic_prefix).specs(objects, targets)
 
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -94,9 +94,31 @@ def group_id(settings: Settings, component: str) -> str:
     return f"{prefix}.vmsync-{component}" if prefix else f"vmsync-{component}"
 
 
+def marketo_targets(mapping: Mapping) -> tuple[str, ...]:
+    """The ``marketo.<target>`` suffixes the mapping writes: ``leads`` and ``co.<object>``."""
+    return ("leads", *(f"co.{obj.name}" for obj in required_custom_objects(mapping)))
+
+
+def consumer_inputs(settings: Settings, mapping: Mapping) -> dict[str, tuple[str, list[str]]]:
+    """Each consuming component's consumer group and input topics."""
+    topics = Topics(settings.kafka.topic_prefix)
+    objects = (*settings.sync.objects, *settings.sync.custom_objects)
+    return {
+        "processor": (
+            group_id(settings, "processor"),
+            [*(topics.veeva(o) for o in objects), topics.lead_edits],
+        ),
+        "marketo-writer": (
+            group_id(settings, "marketo-writer"),
+            [topics.marketo(t) for t in marketo_targets(mapping)],
+        ),
+        "veeva-writer": (group_id(settings, "veeva-writer"), [topics.contact_edits]),
+    }
+
+
 def run_marketo_writer(settings: Settings, mapping: Mapping) -> None:
     """Write upsert commands to Marketo until SIGTERM/SIGINT, then finish or drop the round."""
-    targets = ("leads", *(f"co.{obj.name}" for obj in required_custom_objects(mapping)))
+    targets = marketo_targets(mapping)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -118,10 +140,19 @@ def run_marketo_writer(settings: Settings, mapping: Mapping) -> None:
     asyncio.run(main())
 
 
-def supervise(config: Path | None, components: Sequence[str], *, once: bool = False) -> int:
+def supervise(
+    config: Path | None,
+    components: Sequence[str],
+    *,
+    once: bool = False,
+    drained: Callable[[], bool] | None = None,
+    drain_timeout: float = 900.0,
+) -> int:
     """Run each component as a child ``vmsync run`` process until one fails or we are stopped.
 
-    SIGTERM/SIGINT is passed on to every child, which then finishes its batch or page.
+    SIGTERM/SIGINT is passed on to every child, which then finishes its batch or page. With
+    ``once``, the producer runs one cycle; when it is done and ``drained()`` says everything
+    downstream has caught up (or ``drain_timeout`` passed), all are stopped.
     Returns the first non-zero exit code of a child (0 when all stopped cleanly).
     """
     base = [sys.executable, "-m", "veeva_marketo_sync", "run"]
@@ -145,11 +176,24 @@ def supervise(config: Path | None, components: Sequence[str], *, once: bool = Fa
                     code = code or status or 1
                     stop.set()
             if once and children["veeva-producer"].poll() == 0:
+                _wait_drained(drained, drain_timeout, stop)
                 stop.set()
             stop.wait(0.5)
     finally:
         _terminate(children.values())
     return code
+
+
+def _wait_drained(
+    drained: Callable[[], bool] | None, timeout: float, stop: threading.Event
+) -> None:
+    deadline = time.monotonic() + timeout
+    while drained is not None and not stop.is_set() and time.monotonic() < deadline:
+        if drained():
+            return
+        stop.wait(1.0)
+    if drained is not None and not stop.is_set():
+        log.warning("downstream did not catch up within %.0f s; stopping anyway", timeout)
 
 
 def _terminate(children: Iterable[subprocess.Popen[bytes]]) -> None:

@@ -38,8 +38,10 @@ class GroupLag:
 
     component: str
     group: str
-    lag: int | None
-    """Records not yet processed; ``None`` when the group never committed."""
+    lag: int
+    """Records not processed yet (all of them when the group never committed)."""
+    started: bool
+    """Whether the group has committed any offset yet."""
 
 
 def capture_progress(settings: Settings, codec: AvroCodec) -> list[CaptureProgress]:
@@ -88,13 +90,10 @@ def group_lags(settings: Settings, groups: dict[str, tuple[str, list[str]]]) -> 
             done = {
                 (tp.topic, tp.partition): getattr(m, "offset", m) for tp, m in committed.items()
             }
-            if not done:
-                lags.append(GroupLag(component, group, None))
-                continue
             lag = sum(
                 max(0, end - done.get((tp.topic, tp.partition), 0)) for tp, end in ends.items()
             )
-            lags.append(GroupLag(component, group, lag))
+            lags.append(GroupLag(component, group, lag, started=bool(done)))
         return lags
     finally:
         consumer.close()

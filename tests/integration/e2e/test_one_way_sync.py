@@ -249,3 +249,17 @@ def test_replay_writes_every_command_again_after_a_marketo_loss(sync: Sync) -> N
     assert status.returncode == 0, status.stderr
     assert "veeva-producer/Account" in status.stdout
     assert "dead letters: 0" in status.stdout
+
+
+def test_run_all_once_stops_after_everything_is_written(sync: Sync) -> None:
+    expected = professional_accounts(sync.emulators)
+    result = subprocess.run(
+        [VMSYNC, "run", "all", "--once", "--config", str(sync.config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # --once waits for the processor and the writers to catch up before it stops them.
+    assert set(marketo_leads(sync.emulators)) == set(expected)
