@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..clients.kafka import aiokafka_options
 from ..clients.ports import MarketoApi
@@ -50,6 +49,14 @@ from .batching import (
 )
 from .commands import CommandDecoder, CommandError
 from .dead_letters import DeadLetter, DeadLetterWriter, DlqPolicy, Stage
+from .group_rounds import (
+    AbandonedError,
+    ForgetRevoked,
+    check_stop,
+    commit_owned,
+    hold,
+    partition_of,
+)
 from .idmap import IdMap, load_id_map
 from .marketo_calls import MarketoCalls
 from .outcomes import Rejected, Written
@@ -124,25 +131,6 @@ class _Wiring:
     dead_letters: DeadLetterWriter
 
 
-class _AbandonedError(Exception):
-    """The stop event was set: leave the round without committing."""
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, writer: MarketoWriter) -> None:
-        self._writer = writer
-
-    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        self._writer.forget(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        log.info("assigned %s", ", ".join(f"{tp.topic}/{tp.partition}" for tp in assigned))
-
-
-def _tp(record: Any) -> TopicPartition:
-    return TopicPartition(record.topic, record.partition)
-
-
 class MarketoWriter:
     """Writes ``marketo.<target>`` commands to Marketo with at-least-once, ordered per key.
 
@@ -205,7 +193,7 @@ class MarketoWriter:
     def forget(self, revoked: set[TopicPartition]) -> None:
         """Drop uncommitted work of partitions this writer no longer owns (rebalance)."""
         self._revoked |= revoked
-        self._pending = [record for record in self._pending if _tp(record) not in revoked]
+        self._pending = [record for record in self._pending if partition_of(record) not in revoked]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume, write and commit until ``stop`` is set; returns after a clean shutdown.
@@ -233,14 +221,14 @@ class MarketoWriter:
                 id_map,
                 DeadLetterWriter(producer, self._topics.dlq, clock=self._clock),
             )
-            consumer.subscribe(self._sources, listener=_Rebalance(self))
+            consumer.subscribe(self._sources, listener=ForgetRevoked(self.forget))
             self._stats.running = True
             log.info("Marketo writer consuming %s", ", ".join(self._sources))
             while not stop.is_set():
                 records = await self._fill(consumer)
                 if records:
                     await self._round(wiring, records, stop)
-        except _AbandonedError:
+        except AbandonedError:
             log.info("stopping: the current batch is abandoned, not committed")
         except VmsyncError as exc:
             self._stats.last_error = str(exc)
@@ -371,7 +359,7 @@ class MarketoWriter:
         failures = 0
         record_tries = 0
         while pending:
-            self._check_stop(stop)
+            check_stop(stop)
             pending = [op for op in pending if self._owned(op)]
             if not pending:
                 break
@@ -433,7 +421,7 @@ class MarketoWriter:
             await asyncio.wait_for(stop.wait(), timeout=seconds)
         except TimeoutError:
             return
-        raise _AbandonedError
+        raise AbandonedError
 
     async def _pause(
         self, consumer: AIOKafkaConsumer, until: float, reason: str, stop: asyncio.Event
@@ -442,37 +430,20 @@ class MarketoWriter:
         self._stats.paused_until = until
         self._stats.pause_reason = reason
         log.warning("pausing until %s: %s", datetime.fromtimestamp(until, tz=UTC), reason)
-        consumer.pause(*consumer.assignment())
         try:
-            while (remaining := until - self._clock()) > 0:
-                self._check_stop(stop)
-                wait = min(remaining, self._config.poll_seconds)
-                got = await consumer.getmany(timeout_ms=max(1, int(wait * 1000)))
-                for records in got.values():  # from partitions assigned during the pause
-                    self._pending.extend(records)
-                consumer.pause(*consumer.assignment())
+            await hold(
+                consumer,
+                until,
+                clock=self._clock,
+                poll_seconds=self._config.poll_seconds,
+                stop=stop,
+                pending=self._pending,
+            )
         finally:
-            consumer.resume(*consumer.paused())
             self._stats.paused_until = None
             self._stats.pause_reason = None
         log.info("resuming after the pause")
 
-    @staticmethod
-    def _check_stop(stop: asyncio.Event) -> None:
-        if stop.is_set():
-            raise _AbandonedError
-
     async def _commit(self, consumer: AIOKafkaConsumer, records: list[Any]) -> None:
-        offsets: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = _tp(record)
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-        owned = {tp: offset for tp, offset in offsets.items() if tp not in self._revoked}
-        if not owned:
-            return
-        try:
-            await consumer.commit(owned)
-        except (CommitFailedError, IllegalStateError) as exc:
-            log.warning("commit failed after a rebalance, the new owner redoes it: %s", exc)
-            return
-        self._stats.rounds += 1
+        if await commit_owned(consumer, records, self._revoked):
+            self._stats.rounds += 1

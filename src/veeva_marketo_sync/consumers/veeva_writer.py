@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import requests
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..clients.kafka import aiokafka_options
 from ..clients.ports import VeevaApi
@@ -58,6 +57,14 @@ from .contact_writes import (
     plan_writes,
 )
 from .dead_letters import DeadLetter, DeadLetterWriter, DlqPolicy, Stage
+from .group_rounds import (
+    AbandonedError,
+    ForgetRevoked,
+    check_stop,
+    commit_owned,
+    hold,
+    partition_of,
+)
 
 if TYPE_CHECKING:
     from ..processors.mapping import Mapping as MappingModel
@@ -107,25 +114,6 @@ class VeevaWriterStats:
     rounds_committed: int = 0
     last_error: str | None = None
     running: bool = False
-
-
-class _AbandonedError(Exception):
-    """The stop event was set: leave the round without committing."""
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, writer: VeevaWriter) -> None:
-        self._writer = writer
-
-    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        self._writer.forget(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        log.info("assigned %s", ", ".join(f"{tp.topic}/{tp.partition}" for tp in assigned))
-
-
-def _tp(record: Any) -> TopicPartition:
-    return TopicPartition(record.topic, record.partition)
 
 
 @dataclass
@@ -181,7 +169,7 @@ class VeevaWriter:
     def forget(self, revoked: set[TopicPartition]) -> None:
         """Drop uncommitted work of partitions this writer no longer owns (rebalance)."""
         self._revoked |= revoked
-        self._pending = [record for record in self._pending if _tp(record) not in revoked]
+        self._pending = [record for record in self._pending if partition_of(record) not in revoked]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume, write and commit until ``stop`` is set; returns after a clean shutdown.
@@ -207,14 +195,14 @@ class VeevaWriter:
                 consumer, stop, lambda: self._api.describe(PERSON_ACCOUNT_OBJECT)
             )
             self._describes = field_describes(describe)
-            consumer.subscribe([self._topics.contact_edits], listener=_Rebalance(self))
+            consumer.subscribe([self._topics.contact_edits], listener=ForgetRevoked(self.forget))
             self.stats.running = True
             log.info("Veeva writer consuming %s", self._topics.contact_edits)
             while not stop.is_set():
                 records = await self._fill(consumer)
                 if records:
                     await self._round(consumer, dead_letters, records, stop)
-        except _AbandonedError:
+        except AbandonedError:
             log.info("stopping: the current batch is abandoned, not committed")
         except VmsyncError as exc:
             self.stats.last_error = str(exc)
@@ -379,7 +367,7 @@ class VeevaWriter:
         """
         failures = 0
         while True:
-            self._check_stop(stop)
+            check_stop(stop)
             try:
                 result = await asyncio.to_thread(fn)
             except VmsyncError as exc:
@@ -412,41 +400,21 @@ class VeevaWriter:
 
     async def _wait(self, consumer: AIOKafkaConsumer, seconds: float, stop: asyncio.Event) -> None:
         """Wait ``seconds`` without fetching, staying in the group (getmany keeps polling)."""
-        until = time.monotonic() + seconds
-        consumer.pause(*consumer.assignment())
-        try:
-            while (remaining := until - time.monotonic()) > 0:
-                self._check_stop(stop)
-                wait = min(remaining, self._config.poll_seconds)
-                got = await consumer.getmany(timeout_ms=max(1, int(wait * 1000)))
-                for records in got.values():  # from partitions assigned meanwhile
-                    self._pending.extend(records)
-                consumer.pause(*consumer.assignment())
-        finally:
-            consumer.resume(*consumer.paused())
-
-    @staticmethod
-    def _check_stop(stop: asyncio.Event) -> None:
-        if stop.is_set():
-            raise _AbandonedError
+        await hold(
+            consumer,
+            time.monotonic() + seconds,
+            clock=time.monotonic,
+            poll_seconds=self._config.poll_seconds,
+            stop=stop,
+            pending=self._pending,
+        )
 
     def _owned(self, topic: str, partition: int) -> bool:
         return TopicPartition(topic, partition) not in self._revoked
 
     async def _commit(self, consumer: AIOKafkaConsumer, records: list[Any]) -> None:
-        offsets: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = _tp(record)
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-        owned = {tp: offset for tp, offset in offsets.items() if tp not in self._revoked}
-        if not owned:
-            return
-        try:
-            await consumer.commit(owned)
-        except (CommitFailedError, IllegalStateError) as exc:
-            log.warning("commit failed after a rebalance, the new owner redoes it: %s", exc)
-            return
-        self.stats.rounds_committed += 1
+        if await commit_owned(consumer, records, self._revoked):
+            self.stats.rounds_committed += 1
 
 
 def run_veeva_writer(settings: Settings, mapping: MappingModel) -> None:
