@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
@@ -94,3 +95,33 @@ async def commit_owned(
         log.warning("commit failed after a rebalance, the new owner redoes it: %s", exc)
         return False
     return True
+
+
+@dataclass(frozen=True)
+class RoundTuning:
+    """Batching, retry and pause tuning shared by the writers; the defaults suit production."""
+
+    max_batch: ClassVar[int] = 300
+    """The far side's limit of records per call (each writer sets its own)."""
+
+    group_id: str = "vmsync-writer"
+    batch_size: int = 300
+    linger_seconds: float = 0.5
+    """How long to wait for more records once some arrived, to fill a batch."""
+    poll_seconds: float = 1.0
+    """How long one poll waits (also how often ``stop`` is checked while waiting)."""
+    call_attempts: int = 3
+    """Calls failing transiently in a row (after the client's own retries) before a pause."""
+    backoff_seconds: float = 1.0
+    """First wait between those attempts; doubles each time."""
+    transient_pause_seconds: float = 60.0
+    record_attempts: int = 3
+    """Tries of a record answered with a retriable record-level error before its DLQ."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= self.max_batch:
+            msg = f"batch_size must be between 1 and {self.max_batch}, got {self.batch_size}"
+            raise ValueError(msg)
+        if self.call_attempts < 1 or self.record_attempts < 1:
+            msg = "call_attempts and record_attempts must be at least 1"
+            raise ValueError(msg)

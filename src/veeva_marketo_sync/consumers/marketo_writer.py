@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -52,6 +52,7 @@ from .dead_letters import DeadLetter, DeadLetterWriter, DlqPolicy, Stage
 from .group_rounds import (
     AbandonedError,
     ForgetRevoked,
+    RoundTuning,
     check_stop,
     commit_owned,
     hold,
@@ -65,32 +66,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class WriterConfig:
+class WriterConfig(RoundTuning):
     """Tuning of the Marketo writer; the defaults suit production."""
+
+    max_batch: ClassVar[int] = MAX_BATCH
 
     group_id: str = "vmsync-marketo-writer"
     batch_size: int = MAX_BATCH
-    linger_seconds: float = 0.5
-    """How long to wait for more records once some arrived, to fill a batch."""
-    poll_seconds: float = 1.0
-    """How long one poll waits for the first record (also how often ``stop`` is checked)."""
-    call_attempts: int = 3
-    """Calls failing with TransientError in a row before the writer pauses."""
-    backoff_seconds: float = 1.0
-    """First wait between those attempts; doubles each time."""
-    transient_pause_seconds: float = 60.0
-    record_attempts: int = 3
-    """Tries of a record Marketo answers with a retriable record-level error before its DLQ."""
     quota_pause_seconds: float = 3600.0
     """Pause when a QuotaExhaustedError does not say when the quota resets."""
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= MAX_BATCH:
-            msg = f"batch_size must be between 1 and {MAX_BATCH}, got {self.batch_size}"
-            raise ValueError(msg)
-        if self.call_attempts < 1 or self.record_attempts < 1:
-            msg = "call_attempts and record_attempts must be at least 1"
-            raise ValueError(msg)
 
 
 @dataclass(frozen=True)

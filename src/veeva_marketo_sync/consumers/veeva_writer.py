@@ -26,7 +26,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -60,6 +60,7 @@ from .dead_letters import DeadLetter, DeadLetterWriter, DlqPolicy, Stage
 from .group_rounds import (
     AbandonedError,
     ForgetRevoked,
+    RoundTuning,
     check_stop,
     commit_owned,
     hold,
@@ -77,30 +78,13 @@ STAGE_CHECK = "check"
 
 
 @dataclass(frozen=True)
-class VeevaWriterConfig:
+class VeevaWriterConfig(RoundTuning):
     """Tuning of the Veeva writer; the defaults suit production."""
+
+    max_batch: ClassVar[int] = MAX_COLLECTION
 
     group_id: str = "vmsync-veeva-writer"
     batch_size: int = MAX_COLLECTION
-    linger_seconds: float = 0.5
-    """How long to wait for more records once some arrived, to fill a batch."""
-    poll_seconds: float = 1.0
-    """How long one poll waits (also how often ``stop`` is checked while waiting)."""
-    call_attempts: int = 3
-    """Calls failing transiently in a row (after the client's own retries) before a pause."""
-    backoff_seconds: float = 1.0
-    """First wait between retries; doubles each time."""
-    transient_pause_seconds: float = 60.0
-    record_attempts: int = 3
-    """Tries of a row Veeva answers with a retriable error (row lock) before its DLQ."""
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= MAX_COLLECTION:
-            msg = f"batch_size must be between 1 and {MAX_COLLECTION}, got {self.batch_size}"
-            raise ValueError(msg)
-        if self.call_attempts < 1 or self.record_attempts < 1:
-            msg = "call_attempts and record_attempts must be at least 1"
-            raise ValueError(msg)
 
 
 @dataclass
